@@ -1,0 +1,385 @@
+//! The configuration file: a superset of `prometheus.yml` (see `docs/configuration.md`).
+//!
+//! Loading has two steps. Deserialization rejects unknown keys, wrong types and bad
+//! durations at the first problem, with its line and column. Validation then checks
+//! the whole typed configuration and reports *every* problem it finds, each with the
+//! line and column of the item it concerns. Sections that Prometheus has and
+//! Watchkeeper does not act on yet are accepted, kept, and reported as warnings.
+
+mod byte_size;
+mod duration;
+mod global;
+mod http_client;
+mod relabel;
+mod scrape;
+mod secret;
+mod storage;
+mod value;
+mod web;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{Location, Spanned};
+
+pub use byte_size::ByteSize;
+pub use duration::PromDuration;
+pub use global::{GlobalConfig, NameValidationScheme};
+pub use http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig};
+pub use relabel::{RelabelAction, RelabelConfig};
+pub use scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
+pub use secret::{REDACTED, Secret, SecretSource, expand_env};
+pub use storage::StorageConfig;
+pub use value::Value;
+pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
+
+/// The whole configuration file. Every field has a default, so an empty file (or no
+/// file at all) is a working configuration.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Defaults for scraping and rule evaluation, as Prometheus. Read it through
+    /// [`Config::global`]; an empty `global:` means all defaults.
+    pub global: Spanned<Option<GlobalConfig>>,
+    /// Prometheus's Go runtime settings; accepted and ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Value>,
+    /// Rule files (globs allowed), as Prometheus.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<Spanned<String>>,
+    /// Files holding more scrape configs, as Prometheus.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
+    /// Scrape jobs, as Prometheus.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_configs: Vec<Spanned<Option<ScrapeConfig>>>,
+    /// External Alertmanagers and alert relabeling, as Prometheus.
+    #[serde(skip_serializing_if = "AlertingConfig::is_empty", deserialize_with = "null_as_default")]
+    pub alerting: AlertingConfig,
+    /// Prometheus remote write targets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<Value>,
+    /// Prometheus remote read sources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote_read: Vec<Value>,
+    /// Prometheus's OTLP translation settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<Value>,
+    /// Prometheus's tracing exporter settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Value>,
+    /// Storage settings.
+    #[serde(deserialize_with = "null_as_default")]
+    pub storage: StorageConfig,
+    /// Watchkeeper's HTTP server.
+    #[serde(deserialize_with = "null_as_default")]
+    pub web: WebConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            global: Spanned::new(Some(GlobalConfig::default()), Location::UNKNOWN, Location::UNKNOWN),
+            runtime: None,
+            rule_files: Vec::new(),
+            scrape_config_files: Vec::new(),
+            scrape_configs: Vec::new(),
+            alerting: AlertingConfig::default(),
+            remote_write: Vec::new(),
+            remote_read: Vec::new(),
+            otlp: None,
+            tracing: None,
+            storage: StorageConfig::default(),
+            web: WebConfig::default(),
+        }
+    }
+}
+
+/// The `alerting:` section.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// Relabeling applied to alerts before they are sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alert_relabel_configs: Vec<Spanned<Option<RelabelConfig>>>,
+    /// External Alertmanagers to send alerts to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alertmanagers: Vec<Value>,
+}
+
+impl AlertingConfig {
+    fn is_empty(&self) -> bool {
+        self.alert_relabel_configs.is_empty() && self.alertmanagers.is_empty()
+    }
+}
+
+impl Config {
+    /// The `global:` section, defaults filled in.
+    pub fn global(&self) -> &GlobalConfig {
+        static DEFAULT: std::sync::OnceLock<GlobalConfig> = std::sync::OnceLock::new();
+        self.global.value.as_ref().unwrap_or_else(|| DEFAULT.get_or_init(GlobalConfig::default))
+    }
+
+    /// The scrape jobs, without null entries (which validation reports).
+    pub fn scrape_jobs(&self) -> impl Iterator<Item = &ScrapeConfig> {
+        self.scrape_configs.iter().filter_map(|job| job.value.as_ref())
+    }
+
+    /// The configuration as YAML, with every secret shown as `<secret>`: what the
+    /// config API and logs may show.
+    pub fn to_redacted_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# configuration could not be printed: {e}\n"))
+    }
+
+    fn validate(&mut self, problems: &mut Problems) {
+        let at = self.global.referenced;
+        let global = self.global.value.get_or_insert_with(GlobalConfig::default).clone();
+        for (name, value) in &global.external_labels {
+            if name.is_empty() {
+                problems.error(at, format!("external label name {name:?} is invalid: empty"));
+            }
+            if value.is_empty() {
+                problems.error(at, format!("empty value for external label {name:?}"));
+            }
+        }
+        scrape::check_protocols(&global.scrape_protocols, None, at, problems);
+        scrape::check_name_schemes(
+            global.metric_name_validation_scheme.map(|s| s.as_str()),
+            global.metric_name_escaping_scheme.as_deref(),
+            at,
+            problems,
+        );
+        for Spanned { value: file, referenced, .. } in &self.rule_files {
+            let dir = Path::new(file).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if dir.contains(['*', '?', '[']) {
+                problems.error(
+                    *referenced,
+                    format!("invalid rule file path {file:?}: only the last path element may be a glob"),
+                );
+            }
+        }
+        if global.scrape_timeout > global.scrape_interval {
+            problems.error(at, "global scrape timeout greater than scrape interval");
+        }
+        for job in &mut self.scrape_configs {
+            match job.value.as_mut() {
+                Some(config) => config.finalize(&global, job.referenced, problems),
+                None => problems.error(job.referenced, "empty or null scrape config section"),
+            }
+        }
+        scrape::check_unique_jobs(&self.scrape_configs, problems);
+        for (rule, at) in entries(&self.alerting.alert_relabel_configs, "alert relabeling rule", problems) {
+            rule.validate(at, problems);
+        }
+        let ignored = [
+            ("remote_write", !self.remote_write.is_empty()),
+            ("remote_read", !self.remote_read.is_empty()),
+            ("alerting.alertmanagers", !self.alerting.alertmanagers.is_empty()),
+            ("scrape_config_files", !self.scrape_config_files.is_empty()),
+            ("tracing", self.tracing.is_some()),
+            ("runtime", self.runtime.is_some()),
+        ];
+        for (section, present) in ignored {
+            if present {
+                problems.warning(Location::UNKNOWN, format!("{section} is not supported yet and is ignored"));
+            }
+        }
+    }
+}
+
+/// Reads a section that may be written empty (`web:` alone) as its defaults.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Non-null entries of a list whose items may be written as `-` alone; each null entry
+/// is reported as `empty or null {what}`.
+pub(crate) fn entries<'a, T>(
+    list: &'a [Spanned<Option<T>>],
+    what: &str,
+    problems: &mut Problems,
+) -> Vec<(&'a T, Location)> {
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        match &item.value {
+            Some(value) => out.push((value, item.referenced)),
+            None => problems.error(item.referenced, format!("empty or null {what}")),
+        }
+    }
+    out
+}
+
+/// How serious a configuration finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration is rejected.
+    Error,
+    /// The configuration is accepted; something in it is ignored or discouraged.
+    Warning,
+}
+
+/// One finding, with the position it concerns (line and column are 1-based; 0 when
+/// the finding concerns the file as a whole).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// 1-based line, 0 if unknown.
+    pub line: u64,
+    /// 1-based column, 0 if unknown.
+    pub column: u64,
+    /// What is wrong, in words an operator can act on.
+    pub message: String,
+}
+
+/// The findings of one load, collected so that all of them can be reported at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<Diagnostic>);
+
+impl Problems {
+    fn push(&mut self, severity: Severity, at: Location, message: impl Into<String>) {
+        self.0.push(Diagnostic { severity, line: at.line(), column: at.column(), message: message.into() });
+    }
+
+    /// Adds an error at `at`.
+    pub fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.push(Severity::Error, at, message);
+    }
+
+    /// Adds a warning at `at`.
+    pub fn warning(&mut self, at: Location, message: impl Into<String>) {
+        self.push(Severity::Warning, at, message);
+    }
+}
+
+/// A configuration that loaded, with the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration, defaults filled in.
+    pub config: Config,
+    /// Warnings (never errors), formatted as `FILE:LINE:COLUMN: warning: …`.
+    pub warnings: Vec<String>,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read configuration file: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read and is wrong; every problem found is listed.
+    #[error("{}", render_all(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every error and warning found, in file order.
+        problems: Vec<Diagnostic>,
+    },
+}
+
+impl ConfigError {
+    /// Each problem as one `FILE:LINE:COLUMN: message` line.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Read { .. } => vec![self.to_string()],
+            Self::Invalid { path, problems } => problems.iter().map(|d| render(path, d)).collect(),
+        }
+    }
+}
+
+fn render(path: &Path, d: &Diagnostic) -> String {
+    let kind = match d.severity {
+        Severity::Error => "",
+        Severity::Warning => "warning: ",
+    };
+    if d.line == 0 {
+        format!("{}: {kind}{}", path.display(), d.message)
+    } else {
+        format!("{}:{}:{}: {kind}{}", path.display(), d.line, d.column, d.message)
+    }
+}
+
+fn render_all(path: &Path, problems: &[Diagnostic]) -> String {
+    problems.iter().map(|d| render(path, d)).collect::<Vec<_>>().join("\n")
+}
+
+/// Reads and checks the configuration file at `path`.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    parse(&text, path)
+}
+
+/// Parses and checks configuration text; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+    let mut problems = Problems::default();
+    let mut config = if text.trim().is_empty() {
+        Config::default()
+    } else {
+        match serde_saphyr::from_str_with_options::<Option<Config>>(text, parse_options()) {
+            Ok(config) => config.unwrap_or_default(),
+            Err(e) => {
+                let at = e.location().unwrap_or(Location::UNKNOWN);
+                problems.error(at, plain_message(&e));
+                return Err(ConfigError::Invalid { path: path.to_owned(), problems: problems.0 });
+            }
+        }
+    };
+    config.validate(&mut problems);
+    let mut findings = problems.0;
+    findings.sort_by_key(|d| (d.line, d.column));
+    if findings.iter().any(|d| d.severity == Severity::Error) {
+        return Err(ConfigError::Invalid { path: path.to_owned(), problems: findings });
+    }
+    let warnings = findings.iter().map(|d| render(path, d)).collect();
+    Ok(Loaded { config, warnings })
+}
+
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+    }
+}
+
+/// The deserializer's message without its own location suffix or source snippet,
+/// since we print `FILE:LINE:COLUMN:` in front.
+fn plain_message(e: &serde_saphyr::Error) -> String {
+    let options = serde_saphyr::render_options! {
+        snippets: serde_saphyr::SnippetMode::Off,
+    };
+    let text = e.render_with_options(options);
+    let text = text.lines().next().unwrap_or_default().to_owned();
+    let text = strip_location_suffix(&text);
+    // Drop hints meant for programmers using the YAML library, not for operators.
+    let hints = [", set DuplicateKeyPolicy", "; use Option<", ". If you just use !!binary"];
+    let end = hints.iter().filter_map(|hint| text.find(hint)).min().unwrap_or(text.len());
+    text[..end].to_owned()
+}
+
+fn strip_location_suffix(text: &str) -> &str {
+    match text.rfind(" at line ") {
+        Some(pos) if text[pos..].contains("column") => &text[..pos],
+        _ => text,
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! Relabeling rules, as Prometheus's `relabel_configs` and `metric_relabel_configs`.
+//! This module owns their configuration shape and validation; applying them to
+//! targets and samples belongs to the scraper.
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{Location, Spanned};
+
+use super::Problems;
+
+/// One relabeling rule. Defaults are Prometheus's: separator `;`, regex `(.*)`,
+/// replacement `$1`, action `replace`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelabelConfig {
+    /// Labels whose values are joined with `separator` to form the input of `regex`.
+    pub source_labels: Vec<String>,
+    /// Separator between concatenated source label values.
+    pub separator: String,
+    /// RE2 regular expression, fully anchored, matched against the joined value.
+    pub regex: Spanned<Option<String>>,
+    /// Modulus for `hashmod`.
+    pub modulus: u64,
+    /// Label written by `replace`, `hashmod`, `lowercase`, `uppercase`, compared by
+    /// `keepequal` and `dropequal`.
+    pub target_label: Option<String>,
+    /// Replacement with `$1`-style references to regex groups.
+    pub replacement: String,
+    /// What to do.
+    pub action: Spanned<RelabelAction>,
+}
+
+/// The relabeling actions Prometheus defines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelabelAction {
+    /// Write `replacement` (with regex groups expanded) to `target_label`.
+    #[default]
+    Replace,
+    /// Keep targets/series whose joined source value matches `regex`.
+    Keep,
+    /// Drop targets/series whose joined source value matches `regex`.
+    Drop,
+    /// Keep when the joined source value equals the value of `target_label`.
+    KeepEqual,
+    /// Drop when the joined source value equals the value of `target_label`.
+    DropEqual,
+    /// Write the hash of the joined source value modulo `modulus` to `target_label`.
+    HashMod,
+    /// Copy labels whose names match `regex` to names built from `replacement`.
+    LabelMap,
+    /// Remove labels whose names match `regex`.
+    LabelDrop,
+    /// Remove labels whose names do not match `regex`.
+    LabelKeep,
+    /// Write the lowercased joined source value to `target_label`.
+    Lowercase,
+    /// Write the uppercased joined source value to `target_label`.
+    Uppercase,
+}
+
+impl Default for RelabelConfig {
+    fn default() -> Self {
+        Self {
+            source_labels: Vec::new(),
+            separator: ";".to_owned(),
+            regex: unspanned(None),
+            modulus: 0,
+            target_label: None,
+            replacement: "$1".to_owned(),
+            action: unspanned(RelabelAction::Replace),
+        }
+    }
+}
+
+fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
+}
+
+impl RelabelConfig {
+    /// The regex as configured, or Prometheus's default `(.*)`.
+    pub fn regex_source(&self) -> &str {
+        self.regex.value.as_deref().unwrap_or("(.*)")
+    }
+
+    /// Checks the rule the way Prometheus does at load time, adding every problem found.
+    pub fn validate(&self, rule_at: Location, problems: &mut Problems) {
+        let at = if self.action.referenced == Location::UNKNOWN { rule_at } else { self.action.referenced };
+        let action = self.action.value;
+        let name = action_name(action);
+        if let Err(e) = regex::Regex::new(&format!("^(?:{})$", self.regex_source())) {
+            let at = if self.regex.value.is_some() { self.regex.referenced } else { at };
+            problems.error(at, format!("invalid regex {:?} in relabel config: {}", self.regex_source(), one_line(&e)));
+        }
+        let needs_target = matches!(
+            action,
+            RelabelAction::Replace
+                | RelabelAction::HashMod
+                | RelabelAction::Lowercase
+                | RelabelAction::Uppercase
+                | RelabelAction::KeepEqual
+                | RelabelAction::DropEqual
+        );
+        if needs_target && self.target_label.is_none() {
+            problems.error(at, format!("relabel configuration for {name} action requires 'target_label' value"));
+        }
+        if let Some(target) = &self.target_label {
+            let plain_name_required = !matches!(action, RelabelAction::Replace);
+            if plain_name_required && !is_valid_label_name(target) {
+                problems.error(at, format!("{target:?} is invalid 'target_label' for {name} action"));
+            }
+            if !plain_name_required && !is_valid_label_template(target) {
+                problems.error(at, format!("{target:?} is invalid 'target_label' for {name} action"));
+            }
+        }
+        if matches!(action, RelabelAction::Lowercase | RelabelAction::Uppercase) && self.replacement != "$1" {
+            problems.error(at, format!("'replacement' can not be set for {name} action"));
+        }
+        if action == RelabelAction::HashMod && self.modulus == 0 {
+            problems.error(at, "relabel configuration for hashmod requires non-zero modulus");
+        }
+        if action == RelabelAction::LabelMap && !is_valid_label_template(&self.replacement) {
+            problems.error(at, format!("{:?} is invalid 'replacement' for labelmap action", self.replacement));
+        }
+        if matches!(action, RelabelAction::LabelDrop | RelabelAction::LabelKeep) {
+            let only_regex = self.source_labels.is_empty()
+                && self.target_label.is_none()
+                && self.modulus == 0
+                && self.separator == ";"
+                && self.replacement == "$1";
+            if !only_regex {
+                problems.error(at, format!("{name} action requires only 'regex', and no other fields"));
+            }
+        }
+        if matches!(action, RelabelAction::KeepEqual | RelabelAction::DropEqual) {
+            let extra =
+                self.regex.value.is_some() || self.modulus != 0 || self.separator != ";" || self.replacement != "$1";
+            if extra {
+                problems.error(
+                    at,
+                    format!("{name} action requires only 'source_labels' and `target_label`, and no other fields"),
+                );
+            }
+        }
+    }
+}
+
+fn action_name(action: RelabelAction) -> &'static str {
+    match action {
+        RelabelAction::Replace => "replace",
+        RelabelAction::Keep => "keep",
+        RelabelAction::Drop => "drop",
+        RelabelAction::KeepEqual => "keepequal",
+        RelabelAction::DropEqual => "dropequal",
+        RelabelAction::HashMod => "hashmod",
+        RelabelAction::LabelMap => "labelmap",
+        RelabelAction::LabelDrop => "labeldrop",
+        RelabelAction::LabelKeep => "labelkeep",
+        RelabelAction::Lowercase => "lowercase",
+        RelabelAction::Uppercase => "uppercase",
+    }
+}
+
+/// Label names follow Prometheus 3's UTF-8 rules: any non-empty valid UTF-8 string.
+/// Names that are not legacy (`[a-zA-Z_][a-zA-Z0-9_]*`) are accepted but discouraged.
+pub fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+/// A replacement that must expand to a label name: literal text plus `$1` / `${name}`
+/// references. Every non-empty string qualifies under UTF-8 naming.
+fn is_valid_label_template(text: &str) -> bool {
+    !text.is_empty()
+}
+
+/// A regex error as one line: the `regex` crate prints syntax errors over several
+/// lines with a caret diagram, of which the last line says what is wrong.
+pub(crate) fn one_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_owned()
+}

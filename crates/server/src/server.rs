@@ -1,0 +1,156 @@
+//! Start-up, signals and ordered shutdown.
+//!
+//! Start order: configuration → data directory lock → metrics → listener → ready.
+//! Stop order (SIGINT/SIGTERM or [`Server::shutdown`]): not ready → stop accepting →
+//! drain in-flight requests → flush engines → release the data directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::data_dir::DataDir;
+use crate::http::{self, AppState, RequestLimits};
+use crate::listener::{self, ListenerOptions};
+use crate::reload::{LiveConfig, Overrides};
+use crate::self_metrics::SelfMetrics;
+use crate::{Error, Result, tls};
+
+/// How to start a server.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// The configuration file; built-in defaults when `None`.
+    pub config_file: Option<PathBuf>,
+    /// Command-line overrides of the file.
+    pub overrides: Overrides,
+}
+
+/// A running server. Dropping it without [`Server::shutdown`] aborts nothing: the
+/// serving task keeps running until the runtime stops.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    config: Arc<LiveConfig>,
+    metrics: Arc<SelfMetrics>,
+    ready: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+    serving: JoinHandle<bool>,
+    data_dir: DataDir,
+}
+
+impl Server {
+    /// Starts everything and returns once the server accepts connections.
+    pub async fn start(options: ServerOptions) -> Result<Self> {
+        Self::start_with_routes(options, Router::new()).await
+    }
+
+    /// Starts with extra routes merged into the built-in ones (used by tests and, as
+    /// the subsystems arrive, by the API crates).
+    pub async fn start_with_routes(options: ServerOptions, extra: Router) -> Result<Self> {
+        let metrics = Arc::new(SelfMetrics::new());
+        let config = Arc::new(LiveConfig::load(options.config_file, options.overrides, metrics.clone())?);
+        let snapshot = config.get();
+        let data_dir = DataDir::open(&snapshot.storage.path)?;
+        tracing::info!(path = %data_dir.path().display(), "data directory locked");
+
+        let web = &snapshot.web;
+        let tls = web.tls_config.as_ref().map(tls::acceptor).transpose()?;
+        let listener = TcpListener::bind(web.listen_address)
+            .await
+            .map_err(|source| Error::Listen { address: web.listen_address, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| Error::Io { context: "reading the bound address".to_owned(), source })?;
+
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = AppState { metrics: metrics.clone(), config: config.clone(), ready: ready.clone() };
+        let limits = RequestLimits {
+            timeout: web.request_timeout.get(),
+            max_body_bytes: usize::try_from(web.max_request_body_size.0).unwrap_or(usize::MAX),
+        };
+        let app = http::router(state, extra, limits);
+        let listener_options = ListenerOptions {
+            max_connections: web.max_connections,
+            header_read_timeout: web.header_read_timeout.get(),
+            drain_timeout: web.shutdown_timeout.get(),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx));
+        ready.store(true, Ordering::Release);
+        metrics.ready.set(1);
+        let scheme = if web.tls_config.is_some() { "https" } else { "http" };
+        tracing::info!(address = %local_addr, "Watchkeeper is listening on {scheme}://{local_addr}");
+        Ok(Self { local_addr, config, metrics, ready, stop, serving, data_dir })
+    }
+
+    /// The address the server is bound to (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The live configuration.
+    pub fn config(&self) -> &Arc<LiveConfig> {
+        &self.config
+    }
+
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Arc<SelfMetrics> {
+        &self.metrics
+    }
+
+    /// Stops in order and waits for in-flight requests. Returns an error only if
+    /// connections were still open when the drain timeout ran out.
+    pub async fn shutdown(self) -> Result<()> {
+        self.ready.store(false, Ordering::Release);
+        self.metrics.ready.set(0);
+        let _ = self.stop.send(true);
+        let drained = self.serving.await.unwrap_or(false);
+        // Engines are flushed here as they arrive; the lock goes last.
+        drop(self.data_dir);
+        if drained {
+            tracing::info!("shutdown complete");
+            Ok(())
+        } else {
+            Err(Error::Io {
+                context: "draining connections".to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "in-flight requests outlived web.shutdown_timeout",
+                ),
+            })
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM, reloading the configuration on SIGHUP, then shuts
+    /// down in order.
+    pub async fn run_until_signal(self) -> Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let signal_err = |source| Error::Io { context: "installing signal handlers".to_owned(), source };
+        let mut hangup = signal(SignalKind::hangup()).map_err(signal_err)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_err)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(signal_err)?;
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP received: reloading configuration");
+                    // Failures are logged and counted by reload itself.
+                    let _ = self.config.reload().await;
+                }
+                _ = interrupt.recv() => {
+                    tracing::info!("SIGINT received: shutting down");
+                    break;
+                }
+                _ = terminate.recv() => {
+                    tracing::info!("SIGTERM received: shutting down");
+                    break;
+                }
+            }
+        }
+        self.shutdown().await
+    }
+}
