@@ -159,7 +159,7 @@ impl Config {
                 );
             }
         }
-        if global.scrape_timeout > global.scrape_interval {
+        if global.scrape_timeout() > global.scrape_interval {
             problems.error(at, "global scrape timeout greater than scrape interval");
         }
         for job in &mut self.scrape_configs {
@@ -325,11 +325,25 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
     let mut config = if text.trim().is_empty() {
         Config::default()
     } else {
-        match serde_saphyr::from_str_with_options::<Option<Config>>(text, parse_options()) {
+        let key_path = std::cell::RefCell::new(String::new());
+        let result = serde_saphyr::with_deserializer_from_str_with_options(text, parse_options(), |de| {
+            serde_path_to_error::deserialize::<_, Option<Config>>(de).map_err(|e| {
+                *key_path.borrow_mut() = e.path().to_string();
+                e.into_inner()
+            })
+        });
+        match result {
             Ok(config) => config.unwrap_or_default(),
             Err(e) => {
                 let at = e.location().unwrap_or(Location::UNKNOWN);
-                problems.error(at, plain_message(&e));
+                let key_path = key_path.into_inner().replace(".value", "").replace(".?", "");
+                let message = plain_message(&e);
+                let message = if key_path.is_empty() || key_path == "." || message.contains("unknown field") {
+                    message
+                } else {
+                    format!("{key_path}: {message}")
+                };
+                problems.error(at, message);
                 return Err(ConfigError::Invalid { path: path.to_owned(), problems: problems.0 });
             }
         }
@@ -355,6 +369,7 @@ fn parse_options() -> serde_saphyr::Options {
 fn plain_message(e: &serde_saphyr::Error) -> String {
     let options = serde_saphyr::render_options! {
         snippets: serde_saphyr::SnippetMode::Off,
+        formatter: &serde_saphyr::UserMessageFormatter,
     };
     let text = e.render_with_options(options);
     let text = text.lines().next().unwrap_or_default().to_owned();
@@ -362,7 +377,19 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
     // Drop hints meant for programmers using the YAML library, not for operators.
     let hints = [", set DuplicateKeyPolicy", "; use Option<", ". If you just use !!binary"];
     let end = hints.iter().filter_map(|hint| text.find(hint)).min().unwrap_or(text.len());
-    text[..end].to_owned()
+    let text = &text[..end];
+    // Say what was expected in the words of the file, not of Rust types.
+    match text {
+        "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => {
+            "expected a non-negative whole number".to_owned()
+        }
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" => "expected a whole number".to_owned(),
+        "invalid f32" | "invalid f64" => "expected a number".to_owned(),
+        "invalid bool" => "expected true or false".to_owned(),
+        "expected sequence start" => "expected a list".to_owned(),
+        "expected mapping start" => "expected a mapping of keys to values".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 fn strip_location_suffix(text: &str) -> &str {

@@ -127,13 +127,10 @@ impl Server {
     }
 
     /// Runs until SIGINT or SIGTERM, reloading the configuration on SIGHUP, then shuts
-    /// down in order.
-    pub async fn run_until_signal(self) -> Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let signal_err = |source| Error::Io { context: "installing signal handlers".to_owned(), source };
-        let mut hangup = signal(SignalKind::hangup()).map_err(signal_err)?;
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_err)?;
-        let mut terminate = signal(SignalKind::terminate()).map_err(signal_err)?;
+    /// down in order. `signals` must have been installed before the server started, so
+    /// that a signal arriving during start-up is not lost or fatal.
+    pub async fn run_until_signal(self, signals: Signals) -> Result<()> {
+        let Signals { mut hangup, mut interrupt, mut terminate } = signals;
         loop {
             tokio::select! {
                 _ = hangup.recv() => {
@@ -152,5 +149,27 @@ impl Server {
             }
         }
         self.shutdown().await
+    }
+}
+
+/// The signals the server reacts to, caught from the moment [`Signals::install`]
+/// returns (SIGHUP would otherwise kill the process during start-up).
+#[derive(Debug)]
+pub struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs handlers for SIGHUP, SIGINT and SIGTERM. Needs a Tokio runtime.
+    pub fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let signal_err = |source| Error::Io { context: "installing signal handlers".to_owned(), source };
+        Ok(Self {
+            hangup: signal(SignalKind::hangup()).map_err(signal_err)?,
+            interrupt: signal(SignalKind::interrupt()).map_err(signal_err)?,
+            terminate: signal(SignalKind::terminate()).map_err(signal_err)?,
+        })
     }
 }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use wk_server::config;
 use wk_server::logging::{self, LogFormat};
 use wk_server::reload::Overrides;
+use wk_server::server::Signals;
 use wk_server::{Server, ServerOptions};
 
 /// Watchkeeper: metrics, logs, alerting and dashboards in one binary.
@@ -92,8 +93,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         overrides: Overrides { listen_address: args.listen_address, storage_path: args.storage_path },
     };
     let result = runtime.block_on(async {
+        let signals = Signals::install()?;
         let server = Server::start(options).await?;
-        server.run_until_signal().await
+        server.run_until_signal(signals).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

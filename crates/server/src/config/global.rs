@@ -13,8 +13,10 @@ use super::{ByteSize, PromDuration};
 pub struct GlobalConfig {
     /// How often targets are scraped. Default 1m.
     pub scrape_interval: PromDuration,
-    /// How long a scrape may take. Default 10s; never longer than the interval.
-    pub scrape_timeout: PromDuration,
+    /// How long a scrape may take. When not set: 10s, or the interval if that is
+    /// shorter. Read it through [`GlobalConfig::scrape_timeout`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape_timeout: Option<PromDuration>,
     /// Exposition formats offered to targets, in order of preference.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scrape_protocols: Vec<String>,
@@ -74,6 +76,13 @@ pub enum NameValidationScheme {
     Legacy,
 }
 
+impl GlobalConfig {
+    /// The scrape timeout in force: the configured one, or 10s capped at the interval.
+    pub fn scrape_timeout(&self) -> PromDuration {
+        self.scrape_timeout.unwrap_or_else(|| PromDuration::from_secs(10).min(self.scrape_interval))
+    }
+}
+
 impl NameValidationScheme {
     /// The name as written in the file.
     pub fn as_str(self) -> &'static str {
@@ -88,7 +97,7 @@ impl Default for GlobalConfig {
     fn default() -> Self {
         Self {
             scrape_interval: PromDuration::from_secs(60),
-            scrape_timeout: PromDuration::from_secs(10),
+            scrape_timeout: None,
             scrape_protocols: Vec::new(),
             evaluation_interval: PromDuration::from_secs(60),
             rule_query_offset: PromDuration::default(),

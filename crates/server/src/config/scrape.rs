@@ -429,7 +429,7 @@ impl ScrapeConfig {
             problems.error(at, "job_name is empty");
         }
         let interval = *self.scrape_interval.get_or_insert(global.scrape_interval);
-        let timeout = *self.scrape_timeout.get_or_insert(global.scrape_timeout.min(interval));
+        let timeout = *self.scrape_timeout.get_or_insert(global.scrape_timeout().min(interval));
         if timeout > interval {
             problems.error(
                 at,
