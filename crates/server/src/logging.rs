@@ -30,6 +30,14 @@ impl FromStr for LogFormat {
 /// full `tracing` filter directive (`info,wk_tsdb=debug`). Logs go to standard error.
 /// Calling it twice keeps the first subscriber (tests start several servers).
 pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
+    // A single word must be a level: `EnvFilter` would read `inf` as a target name
+    // and silently log nothing.
+    let is_directive = level.contains(['=', ',', ':', '[']);
+    if !is_directive && !["trace", "debug", "info", "warn", "error", "off"].contains(&level) {
+        return Err(format!(
+            "invalid --log.level {level:?}: use debug, info, warn, error, or a filter like info,wk_server=debug"
+        ));
+    }
     let filter = EnvFilter::from_str(level).map_err(|e| format!("invalid --log.level {level:?}: {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {

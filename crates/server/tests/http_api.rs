@@ -37,6 +37,8 @@ async fn metrics_cover_build_process_http_and_reload_state() {
     let text = request(addr, "GET", "/metrics", &[], "").await;
     assert_eq!(text.status, 200);
     assert_eq!(text.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    let rustc = format!("rustc_version=\"{}", env!("CARGO_PKG_RUST_VERSION").split('.').next().unwrap());
+    assert!(text.body.contains(&rustc), "build info names the compiler: {}", text.body);
     for needle in [
         "watchkeeper_build_info{version=\"",
         "process_cpu_seconds_total ",

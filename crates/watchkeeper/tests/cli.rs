@@ -235,6 +235,19 @@ fn check_config_reports_every_error_and_sets_the_exit_code() {
 }
 
 #[test]
+fn bad_log_level_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--log.level", "inf", "--web.listen-address", "127.0.0.1:0", "--storage.path"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --log.level \"inf\""));
+    assert!(!dir.path().join("data").exists(), "nothing may start with a bad flag");
+}
+
+#[test]
 fn version_and_help() {
     let version = Command::new(BIN).arg("version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("watchkeeper "));
