@@ -138,11 +138,9 @@ impl WalFs for RealFs {
     }
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .append(true)
-            .open(path)?;
+        // `append` cannot be combined with `truncate`; truncate explicitly.
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        file.set_len(0)?;
         sync_parent(path)?;
         Ok(Arc::new(RealFile(file)))
     }
