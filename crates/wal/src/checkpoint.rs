@@ -167,7 +167,10 @@ fn publish(fs: &dyn WalFs, dir: &Path, tmp: &Path, info: &CheckpointInfo) -> Res
         .map_err(|e| Error::io("rename checkpoint", tmp, e))?;
     fs.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))?;
-    for old in list(fs, dir, false)?.into_iter().filter(|&n| n < info.number) {
+    for old in list(fs, dir, false)?
+        .into_iter()
+        .filter(|&n| n < info.number)
+    {
         let path = dir.join(checkpoint_name(old));
         fs.remove_dir_all(&path)
             .map_err(|e| Error::io("remove directory", &path, e))?;

@@ -59,7 +59,9 @@ pub enum Error {
     /// unknown and the log refuses further writes. Reopening the log (after
     /// fixing the cause, for example a full disk) recovers everything that was
     /// acknowledged.
-    #[error("WAL in {dir} refuses writes after an earlier failure ({reason}); reopen it to recover")]
+    #[error(
+        "WAL in {dir} refuses writes after an earlier failure ({reason}); reopen it to recover"
+    )]
     Poisoned {
         /// The WAL directory.
         dir: PathBuf,

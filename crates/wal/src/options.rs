@@ -56,7 +56,10 @@ impl WalOptions {
         if self.segment_size < min_segment {
             return Err(Error::InvalidOptions {
                 name: "segment_size",
-                reason: format!("{} bytes is below the minimum of {min_segment}", self.segment_size),
+                reason: format!(
+                    "{} bytes is below the minimum of {min_segment}",
+                    self.segment_size
+                ),
             });
         }
         if self.max_record_size == 0 || self.max_record_size > u32::MAX - FRAME_HEADER_LEN as u32 {

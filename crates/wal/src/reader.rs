@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 
 use crate::error::{Error, Result};
 use crate::fs::WalFs;
-use crate::record::{self, Frame, FRAME_HEADER_LEN};
+use crate::record::{self, FRAME_HEADER_LEN, Frame};
 use crate::segment::{self, HeaderCheck, SEGMENT_HEADER_LEN};
 use crate::stats::WalStats;
 
@@ -163,7 +163,9 @@ pub(crate) struct Replayer<'a> {
 
 impl std::fmt::Debug for Replayer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replayer").field("report", &self.report).finish_non_exhaustive()
+        f.debug_struct("Replayer")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,7 +186,9 @@ impl Replayer<'_> {
             HeaderCheck::Short | HeaderCheck::Corrupt => {
                 tracing::warn!(path = %path.display(), len = bytes.len(), "WAL file header damaged, reading records anyway");
                 self.report.corrupt_headers += 1;
-                self.stats.corruptions_detected.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .corruptions_detected
+                    .fetch_add(1, Ordering::Relaxed);
             }
             HeaderCheck::Unsupported(version) => {
                 return Err(Error::UnsupportedVersion {
@@ -224,7 +228,12 @@ impl Replayer<'_> {
     /// Replays the segments `numbers` (ascending) of `dir`. With `repair`,
     /// the torn tail of the last segment is truncated, or the segment removed
     /// if even its header is incomplete.
-    pub(crate) fn replay_segments(&mut self, dir: &Path, numbers: &[u64], repair: bool) -> Result<()> {
+    pub(crate) fn replay_segments(
+        &mut self,
+        dir: &Path,
+        numbers: &[u64],
+        repair: bool,
+    ) -> Result<()> {
         for (i, &number) in numbers.iter().enumerate() {
             if let Some(&prev) = i.checked_sub(1).and_then(|p| numbers.get(p))
                 && number > prev + 1
@@ -247,7 +256,9 @@ impl Replayer<'_> {
     fn repair_tail(&mut self, dir: &Path, segment: u64, offset: usize) -> Result<()> {
         let fs = self.fs;
         let path = segment::segment_path(dir, segment);
-        let len = fs.file_len(&path).map_err(|e| Error::io("stat", &path, e))?;
+        let len = fs
+            .file_len(&path)
+            .map_err(|e| Error::io("stat", &path, e))?;
         let cut = len.saturating_sub(offset as u64);
         tracing::warn!(path = %path.display(), offset, bytes = cut, "WAL torn tail truncated");
         if offset == 0 {
@@ -283,7 +294,10 @@ mod tests {
         (buf, starts)
     }
 
-    fn scan(buf: &[u8], last: bool) -> (Vec<Vec<u8>>, Vec<(usize, usize)>, Option<usize>) {
+    /// Records, corrupt regions (offset, length) and torn-tail offset.
+    type Scanned = (Vec<Vec<u8>>, Vec<(usize, usize)>, Option<usize>);
+
+    fn scan(buf: &[u8], last: bool) -> Scanned {
         let mut records = Vec::new();
         let mut corrupt = Vec::new();
         let scan = scan_file(
@@ -311,7 +325,10 @@ mod tests {
     fn damaged_end_is_torn_only_in_the_last_segment() {
         let (buf, starts) = frames(&[b"one", b"two"]);
         let cut = &buf[..buf.len() - 1];
-        assert_eq!(scan(cut, true), (vec![b"one".to_vec()], vec![], Some(starts[1])));
+        assert_eq!(
+            scan(cut, true),
+            (vec![b"one".to_vec()], vec![], Some(starts[1]))
+        );
         let (records, corrupt, torn) = scan(cut, false);
         assert_eq!(records, vec![b"one".to_vec()]);
         assert_eq!(corrupt, vec![(starts[1], cut.len() - starts[1])]);

@@ -133,7 +133,13 @@ mod tests {
         assert_eq!(segment_name(123_456_789), "123456789");
         assert_eq!(parse_segment_name("00000001"), Some(1));
         assert_eq!(parse_segment_name("123456789"), Some(123_456_789));
-        for bad in ["0000001", "checkpoint.00000001", "00000001.tmp", "0000000a", ""] {
+        for bad in [
+            "0000001",
+            "checkpoint.00000001",
+            "00000001.tmp",
+            "0000000a",
+            "",
+        ] {
             assert_eq!(parse_segment_name(bad), None, "{bad}");
         }
     }

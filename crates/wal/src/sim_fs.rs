@@ -45,8 +45,14 @@ pub struct SimFs {
 
 #[derive(Debug)]
 enum Node {
-    File { data: Vec<u8>, synced: Vec<u8> },
-    Dir { live: BTreeMap<String, u64>, durable: BTreeMap<String, u64> },
+    File {
+        data: Vec<u8>,
+        synced: Vec<u8>,
+    },
+    Dir {
+        live: BTreeMap<String, u64>,
+        durable: BTreeMap<String, u64>,
+    },
 }
 
 #[derive(Debug)]
@@ -373,7 +379,9 @@ impl WalFs for SimFs {
     fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         let state = self.state.lock();
         let data = state.file_data(path)?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let n = buf.len().min(data.len() - start);
         buf[..n].copy_from_slice(&data[start..start + n]);
         Ok(n)

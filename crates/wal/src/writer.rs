@@ -134,7 +134,9 @@ impl Wal {
         let existing = segment::list_segments(&*fs, &dir)?;
         let next = existing.last().copied().unwrap_or(0).max(after) + 1;
         let file = segment::create_segment(&*fs, &dir, next)?;
-        stats.segments.store(existing.len() as u64 + 1, Ordering::Relaxed);
+        stats
+            .segments
+            .store(existing.len() as u64 + 1, Ordering::Relaxed);
         stats.segments_created.fetch_add(1, Ordering::Relaxed);
         let wal = Self::start(fs, dir, options, stats, file, next);
         Ok((wal, report))
@@ -201,7 +203,9 @@ impl Wal {
         let seq = st.written;
         let lsn = st.lsn();
         let stats = &self.shared.stats;
-        stats.records_written.fetch_add(records.len() as u64, Ordering::Relaxed);
+        stats
+            .records_written
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         stats.batches_written.fetch_add(1, Ordering::Relaxed);
         if self.shared.options.fsync == FsyncMode::Always {
             self.shared.wait_durable(&mut st, seq)?;
@@ -261,7 +265,14 @@ impl Wal {
         }
         let sh = &self.shared;
         let max = sh.options.max_record_size;
-        let info = checkpoint::write(&*sh.fs, &sh.dir, through_segment, sh.options.segment_size, max, records)?;
+        let info = checkpoint::write(
+            &*sh.fs,
+            &sh.dir,
+            through_segment,
+            sh.options.segment_size,
+            max,
+            records,
+        )?;
         sh.stats.checkpoints_written.fetch_add(1, Ordering::Relaxed);
         Ok(info)
     }
@@ -279,7 +290,8 @@ impl Wal {
                 active,
             });
         }
-        let removed = checkpoint::remove_segments_before(&*self.shared.fs, &self.shared.dir, segment)?;
+        let removed =
+            checkpoint::remove_segments_before(&*self.shared.fs, &self.shared.dir, segment)?;
         let left = self.segments()?.len() as u64;
         self.shared.stats.segments.store(left, Ordering::Relaxed);
         Ok(removed)
@@ -454,7 +466,9 @@ impl Shared {
             return Err(err);
         }
         st.offset += bytes.len() as u64;
-        self.stats.bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.stats
+            .bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
