@@ -17,8 +17,10 @@
 //!    are counted as corrupt; nothing is truncated.
 //! 5. A segment header that fails its checksum is counted in
 //!    [`ReplayReport::corrupt_headers`] and its records are still read. A last
-//!    segment shorter than a header is a creation cut short and is removed.
-//!    A header of an unknown version is an error.
+//!    segment that is shorter than a header, or has a damaged header and no
+//!    valid record, is a creation cut short: it is removed (reported as a torn
+//!    tail at offset 0) and its number reused. A header of an unknown version
+//!    is an error.
 //!
 //! No input makes the reader panic or allocate more than the file's size.
 
@@ -180,16 +182,9 @@ impl Replayer<'_> {
         last: bool,
     ) -> Result<Option<usize>> {
         let bytes = self.fs.read(path).map_err(|e| Error::io("read", path, e))?;
-        match segment::check_header(&bytes) {
-            HeaderCheck::Valid => {}
+        let header = segment::check_header(&bytes);
+        match header {
             HeaderCheck::Short if last => return Ok(Some(0)),
-            HeaderCheck::Short | HeaderCheck::Corrupt => {
-                tracing::warn!(path = %path.display(), len = bytes.len(), "WAL file header damaged, reading records anyway");
-                self.report.corrupt_headers += 1;
-                self.stats
-                    .corruptions_detected
-                    .fetch_add(1, Ordering::Relaxed);
-            }
             HeaderCheck::Unsupported(version) => {
                 return Err(Error::UnsupportedVersion {
                     path: path.to_owned(),
@@ -197,7 +192,9 @@ impl Replayer<'_> {
                     supported: segment::FORMAT_VERSION,
                 });
             }
+            _ => {}
         }
+        let records_before = self.report.records;
         let report = &mut self.report;
         let visit = &mut *self.visit;
         let stats = self.stats;
@@ -222,6 +219,18 @@ impl Replayer<'_> {
                 stats.corruptions_detected.fetch_add(1, Ordering::Relaxed);
             },
         );
+        if header != HeaderCheck::Valid {
+            if last && self.report.records == records_before {
+                // A header that never made it to disk intact, with nothing
+                // after it: a segment creation cut short. Drop the file.
+                return Ok(Some(0));
+            }
+            tracing::warn!(path = %path.display(), len = bytes.len(), "WAL file header damaged, records read anyway");
+            self.report.corrupt_headers += 1;
+            self.stats
+                .corruptions_detected
+                .fetch_add(1, Ordering::Relaxed);
+        }
         Ok(scan.torn_at)
     }
 

@@ -218,3 +218,27 @@ proptest! {
         prop_assert!(cancelled || report.damage_found(), "{:?}", report);
     }
 }
+
+#[test]
+fn zeroed_last_segment_is_a_torn_creation_and_is_replaced() {
+    let log = build(3, 1 << 20);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = log
+        .files
+        .iter()
+        .map(|f| (f.0.clone(), f.1.clone()))
+        .collect();
+    assert_eq!(files.len(), 1);
+    files.push((Path::new(DIR).join("00000002"), vec![0; 4096]));
+    let (ids, report, fs) = open_damaged(&files, 1 << 20);
+    assert_eq!(ids, [0, 1, 2]);
+    assert_eq!(report.corrupt_headers, 0, "{report:?}");
+    let torn = report.torn_tail.expect("torn creation reported");
+    assert_eq!(
+        (torn.segment, torn.offset, torn.bytes_truncated),
+        (2, 0, 4096)
+    );
+    let mut count = 0;
+    let (_, report) = Wal::open_with(fs, DIR, options(1 << 20), |_| count += 1).unwrap();
+    assert_eq!(count, 4, "three records and the one appended after repair");
+    assert!(!report.damage_found(), "{report:?}");
+}
