@@ -5,8 +5,9 @@
 //!
 //! Map of the crate (write path top to bottom, read path bottom to top):
 //!
-//! - [`writer`]: [`Wal`]: open with replay, `append` with group commit,
-//!   `sync`, segment rolls, checkpoint and truncation entry points.
+//! - [`writer`]: [`Wal`]: open with replay, `append`, `sync`, segment
+//!   rolls, checkpoint and truncation entry points; `group_commit` (private)
+//!   holds the shared state and the leader/follower fsync protocol.
 //! - [`options`]: [`WalOptions`] and [`FsyncMode`].
 //! - [`checkpoint`]: atomic checkpoint directories and segment removal.
 //! - [`reader`]: replay, torn-tail repair, resynchronisation after damage,
@@ -41,6 +42,7 @@
 pub mod checkpoint;
 pub mod error;
 pub mod fs;
+mod group_commit;
 pub mod options;
 pub mod reader;
 pub mod record;

@@ -119,7 +119,7 @@ fn parent() {
                 .filter_map(|l| l.strip_prefix("ack ").and_then(|n| n.parse::<u64>().ok()))
                 .collect::<Vec<u64>>()
         });
-        std::thread::sleep(Duration::from_millis(rng.random_range(5..120)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(10..150)));
         child.kill().expect("SIGKILL child");
         let status = child.wait().expect("wait child");
         let acked = reader.join().expect("reader thread");
