@@ -242,12 +242,22 @@ impl Wal {
     /// Reads, without repairing anything, the newest checkpoint and the
     /// segments after it up to and including `through_segment`, handing each
     /// record to `visit`; for building the next checkpoint. Damage is counted
-    /// in the report (never as a torn tail).
+    /// in the report (never as a torn tail). Fails with
+    /// [`Error::InvalidSegment`] unless `through_segment` is below the active
+    /// segment, whose tail may be half written.
     pub fn replay_through(
         &self,
         through_segment: u64,
         mut visit: impl FnMut(ReplayRecord<'_>),
     ) -> Result<ReplayReport> {
+        let active = self.active_segment();
+        if through_segment >= active {
+            return Err(Error::InvalidSegment {
+                what: "a read-only replay",
+                segment: through_segment,
+                active,
+            });
+        }
         let sh = &self.shared;
         let cp = checkpoint::list(&*sh.fs, &sh.dir, false)?.last().copied();
         let mut replayer = Replayer {

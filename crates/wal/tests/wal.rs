@@ -287,3 +287,16 @@ fn poisoned_after_failed_fsync_and_recovers_on_reopen() {
     assert_eq!(records, [b"kept".to_vec()]);
     wal.append(&[b"new"]).unwrap();
 }
+
+#[test]
+fn wal_is_send_and_sync_and_replay_through_rejects_the_active_segment() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Wal>();
+    let fs = Arc::new(SimFs::new());
+    let (wal, _, _) = reopen(&fs, small());
+    let active = wal.active_segment();
+    assert!(matches!(
+        wal.replay_through(active, |_| {}),
+        Err(Error::InvalidSegment { .. })
+    ));
+}
