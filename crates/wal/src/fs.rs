@@ -1,0 +1,216 @@
+//! The small file-system interface the WAL is written against.
+//!
+//! The WAL never calls `std::fs` directly; it goes through [`WalFs`] so that
+//! tests can swap the real disk ([`RealFs`]) for an in-memory model that can
+//! lose power at any moment ([`SimFs`](crate::SimFs)).
+//!
+//! Durability contract the WAL relies on, which both implementations honour:
+//!
+//! - Bytes written with [`WalFile::write_all`] survive a power cut only after a
+//!   later [`WalFile::sync_data`] on the same file returned `Ok`.
+//! - A new directory entry (from [`WalFs::create`], [`WalFs::rename`],
+//!   [`WalFs::create_dir_all`]) or a removal survives only after
+//!   [`WalFs::sync_dir`] on the parent returned `Ok`. `RealFs` additionally
+//!   syncs the parent itself after create, rename and remove; the WAL still
+//!   calls `sync_dir` explicitly, so the simulated file system, which does not
+//!   sync on its own, checks that every such call is in place.
+//! - [`WalFs::set_len`] is durable when it returns.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// An open file that the WAL appends to.
+///
+/// Handles are shared (`Arc`) between the appending thread and the thread that
+/// runs fsync for a commit group, so every method takes `&self`.
+pub trait WalFile: Send + Sync + fmt::Debug {
+    /// Appends all of `buf` at the end of the file. On error, a prefix of
+    /// `buf` may have been written.
+    fn write_all(&self, buf: &[u8]) -> io::Result<()>;
+
+    /// Makes every byte written so far durable (`fdatasync`). After an error
+    /// the state of unsynced bytes is unknown and must not be retried as if
+    /// nothing happened.
+    fn sync_data(&self) -> io::Result<()>;
+
+    /// Truncates (or zero-extends) the file to `len` bytes. Not durable by
+    /// itself; follow with [`WalFile::sync_data`].
+    fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The file name (last path component), lossily converted to UTF-8.
+    pub name: String,
+    /// Whether the entry is a directory.
+    pub is_dir: bool,
+}
+
+/// The file-system operations the WAL needs.
+///
+/// Implementations must be usable from many threads at once.
+pub trait WalFs: Send + Sync + fmt::Debug {
+    /// Creates `dir` and any missing parents. Not durable until the parent
+    /// is synced with [`WalFs::sync_dir`].
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Creates an empty file at `path` (truncating an existing one) and opens
+    /// it for appending.
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>>;
+
+    /// Opens an existing file for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>>;
+
+    /// Reads the whole file into memory.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+
+    /// Reads up to `buf.len()` bytes at byte `offset`; returns how many were
+    /// read (0 at or past the end).
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Returns the file's length in bytes.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
+
+    /// Lists the entries of `dir` in no particular order.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>>;
+
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+
+    /// Removes a directory and everything below it.
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Atomically renames `from` to `to` (files or directories).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Truncates the file at `path` to `len` bytes and makes that durable.
+    fn set_len(&self, path: &Path, len: u64) -> io::Result<()>;
+
+    /// Makes the entries of `dir` (creations, renames, removals) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The real file system through `std::fs`.
+///
+/// Create, rename and remove fsync the parent directory before returning, so
+/// namespace changes are durable on their own; `sync_data` is `fdatasync`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealFs;
+
+impl RealFs {
+    /// Returns a handle to the real file system.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+#[derive(Debug)]
+struct RealFile(File);
+
+impl WalFile for RealFile {
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        (&self.0).write_all(buf)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => File::open(parent)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
+    }
+}
+
+impl WalFs for RealFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
+        // `append` cannot be combined with `truncate`; truncate explicitly.
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        file.set_len(0)?;
+        sync_parent(path)?;
+        Ok(Arc::new(RealFile(file)))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Arc::new(RealFile(file)))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut file = File::open(path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            entries.push(DirEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                is_dir: entry.file_type()?.is_dir(),
+            });
+        }
+        Ok(entries)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)?;
+        sync_parent(path)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::remove_dir_all(dir)?;
+        sync_parent(dir)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)?;
+        sync_parent(to)?;
+        if from.parent() != to.parent() {
+            sync_parent(from)?;
+        }
+        Ok(())
+    }
+
+    fn set_len(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
