@@ -19,13 +19,8 @@ use wk_wal::{FsyncMode, RealFs, Wal, WalOptions};
 const RECORD: [u8; 512] = [0xA5; 512];
 
 fn open(dir: &std::path::Path, fsync: FsyncMode) -> Wal {
-    let options = WalOptions {
-        fsync,
-        ..WalOptions::default()
-    };
-    Wal::open(Arc::new(RealFs::new()), dir, options)
-        .expect("open WAL")
-        .0
+    let options = WalOptions { fsync, ..WalOptions::default() };
+    Wal::open(Arc::new(RealFs::new()), dir, options).expect("open WAL").0
 }
 
 fn append(c: &mut Criterion) {

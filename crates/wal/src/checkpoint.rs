@@ -54,9 +54,7 @@ pub fn parse_checkpoint_name(name: &str) -> Option<u64> {
 /// Lists complete checkpoints in `dir`, ascending, and removes leftover
 /// temporary checkpoint directories when `clean` is set.
 pub(crate) fn list(fs: &dyn WalFs, dir: &Path, clean: bool) -> Result<Vec<u64>> {
-    let entries = fs
-        .list_dir(dir)
-        .map_err(|e| Error::io("list directory", dir, e))?;
+    let entries = fs.list_dir(dir).map_err(|e| Error::io("list directory", dir, e))?;
     let mut numbers = Vec::new();
     for entry in entries.iter().filter(|e| e.is_dir) {
         if let Some(n) = parse_checkpoint_name(&entry.name) {
@@ -64,8 +62,7 @@ pub(crate) fn list(fs: &dyn WalFs, dir: &Path, clean: bool) -> Result<Vec<u64>> 
         } else if clean && entry.name.starts_with(PREFIX) && entry.name.ends_with(TMP_SUFFIX) {
             let path = dir.join(&entry.name);
             tracing::info!(path = %path.display(), "removing unfinished WAL checkpoint");
-            fs.remove_dir_all(&path)
-                .map_err(|e| Error::io("remove directory", &path, e))?;
+            fs.remove_dir_all(&path).map_err(|e| Error::io("remove directory", &path, e))?;
         }
     }
     numbers.sort_unstable();
@@ -77,10 +74,7 @@ pub(crate) fn replay(replayer: &mut Replayer<'_>, dir: &Path, number: u64) -> Re
     let cp_dir = dir.join(checkpoint_name(number));
     for file in segment::list_segments(replayer.fs, &cp_dir)? {
         let path = segment::segment_path(&cp_dir, file);
-        let source = RecordSource::Checkpoint {
-            checkpoint: number,
-            file,
-        };
+        let source = RecordSource::Checkpoint { checkpoint: number, file };
         replayer.replay_file(&path, source, false)?;
     }
     Ok(())
@@ -102,17 +96,10 @@ where
 {
     let tmp = dir.join(format!("{}{TMP_SUFFIX}", checkpoint_name(number)));
     if fs.list_dir(&tmp).is_ok() {
-        fs.remove_dir_all(&tmp)
-            .map_err(|e| Error::io("remove directory", &tmp, e))?;
+        fs.remove_dir_all(&tmp).map_err(|e| Error::io("remove directory", &tmp, e))?;
     }
-    fs.create_dir_all(&tmp)
-        .map_err(|e| Error::io("create directory", &tmp, e))?;
-    let mut info = CheckpointInfo {
-        number,
-        path: dir.join(checkpoint_name(number)),
-        records: 0,
-        bytes: 0,
-    };
+    fs.create_dir_all(&tmp).map_err(|e| Error::io("create directory", &tmp, e))?;
+    let mut info = CheckpointInfo { number, path: dir.join(checkpoint_name(number)), records: 0, bytes: 0 };
     let mut file_no = 1;
     let mut file = segment::create_segment(fs, &tmp, file_no)?;
     let mut file_len = SEGMENT_HEADER_LEN as u64;
@@ -120,8 +107,7 @@ where
     for rec in records {
         let rec = rec.as_ref();
         let frame = record::frame_len(rec.len()) as u64;
-        if file_len + buf.len() as u64 + frame > segment_size
-            && file_len + buf.len() as u64 > SEGMENT_HEADER_LEN as u64
+        if file_len + buf.len() as u64 + frame > segment_size && file_len + buf.len() as u64 > SEGMENT_HEADER_LEN as u64
         {
             let path = segment::segment_path(&tmp, file_no);
             finish_file(&*file, &path, &mut buf)?;
@@ -135,8 +121,7 @@ where
         info.bytes += frame;
         if buf.len() >= 1 << 20 {
             let path = segment::segment_path(&tmp, file_no);
-            file.write_all(&buf)
-                .map_err(|e| Error::io("write checkpoint", &path, e))?;
+            file.write_all(&buf).map_err(|e| Error::io("write checkpoint", &path, e))?;
             file_len += buf.len() as u64;
             buf.clear();
         }
@@ -148,50 +133,34 @@ where
 }
 
 fn finish_file(file: &dyn crate::fs::WalFile, path: &Path, buf: &mut Vec<u8>) -> Result<()> {
-    file.write_all(buf)
-        .map_err(|e| Error::io("write checkpoint", path, e))?;
+    file.write_all(buf).map_err(|e| Error::io("write checkpoint", path, e))?;
     buf.clear();
-    file.sync_data()
-        .map_err(|e| Error::io("fsync checkpoint", path, e))
+    file.sync_data().map_err(|e| Error::io("fsync checkpoint", path, e))
 }
 
 /// Renames the finished tmp directory into place and drops older checkpoints.
 fn publish(fs: &dyn WalFs, dir: &Path, tmp: &Path, info: &CheckpointInfo) -> Result<()> {
-    fs.sync_dir(tmp)
-        .map_err(|e| Error::io("fsync directory", tmp, e))?;
+    fs.sync_dir(tmp).map_err(|e| Error::io("fsync directory", tmp, e))?;
     if fs.list_dir(&info.path).is_ok() {
-        fs.remove_dir_all(&info.path)
-            .map_err(|e| Error::io("remove directory", &info.path, e))?;
+        fs.remove_dir_all(&info.path).map_err(|e| Error::io("remove directory", &info.path, e))?;
     }
-    fs.rename(tmp, &info.path)
-        .map_err(|e| Error::io("rename checkpoint", tmp, e))?;
-    fs.sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
-    for old in list(fs, dir, false)?
-        .into_iter()
-        .filter(|&n| n < info.number)
-    {
+    fs.rename(tmp, &info.path).map_err(|e| Error::io("rename checkpoint", tmp, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+    for old in list(fs, dir, false)?.into_iter().filter(|&n| n < info.number) {
         let path = dir.join(checkpoint_name(old));
-        fs.remove_dir_all(&path)
-            .map_err(|e| Error::io("remove directory", &path, e))?;
+        fs.remove_dir_all(&path).map_err(|e| Error::io("remove directory", &path, e))?;
     }
-    fs.sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))
 }
 
 /// Removes the segments of `dir` numbered below `segment`; returns how many.
 pub(crate) fn remove_segments_before(fs: &dyn WalFs, dir: &Path, segment: u64) -> Result<u64> {
     let mut removed = 0;
-    for number in segment::list_segments(fs, dir)?
-        .into_iter()
-        .filter(|&n| n < segment)
-    {
+    for number in segment::list_segments(fs, dir)?.into_iter().filter(|&n| n < segment) {
         let path = segment::segment_path(dir, number);
-        fs.remove_file(&path)
-            .map_err(|e| Error::io("remove segment", &path, e))?;
+        fs.remove_file(&path).map_err(|e| Error::io("remove segment", &path, e))?;
         removed += 1;
     }
-    fs.sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
     Ok(removed)
 }

@@ -59,9 +59,7 @@ pub enum Error {
     /// unknown and the log refuses further writes. Reopening the log (after
     /// fixing the cause, for example a full disk) recovers everything that was
     /// acknowledged.
-    #[error(
-        "WAL in {dir} refuses writes after an earlier failure ({reason}); reopen it to recover"
-    )]
+    #[error("WAL in {dir} refuses writes after an earlier failure ({reason}); reopen it to recover")]
     Poisoned {
         /// The WAL directory.
         dir: PathBuf,
@@ -94,10 +92,6 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`] for `op` on `path`.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Self::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        Self::Io { op, path: path.into(), source }
     }
 }

@@ -59,10 +59,7 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn lsn(&self) -> Lsn {
-        Lsn {
-            segment: self.segment,
-            offset: self.offset,
-        }
+        Lsn { segment: self.segment, offset: self.offset }
     }
 }
 
@@ -100,10 +97,7 @@ impl Shared {
 
     pub(crate) fn check_poisoned(&self, st: &State) -> Result<()> {
         match &st.poisoned {
-            Some(reason) => Err(Error::Poisoned {
-                dir: self.dir.clone(),
-                reason: reason.clone(),
-            }),
+            Some(reason) => Err(Error::Poisoned { dir: self.dir.clone(), reason: reason.clone() }),
             None => Ok(()),
         }
     }
@@ -158,9 +152,7 @@ impl Shared {
             return Err(err);
         }
         st.offset += bytes.len() as u64;
-        self.stats
-            .bytes_written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.stats.bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 

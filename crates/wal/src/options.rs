@@ -41,11 +41,7 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        Self {
-            segment_size: DEFAULT_SEGMENT_SIZE,
-            max_record_size: DEFAULT_MAX_RECORD_SIZE,
-            fsync: FsyncMode::Always,
-        }
+        Self { segment_size: DEFAULT_SEGMENT_SIZE, max_record_size: DEFAULT_MAX_RECORD_SIZE, fsync: FsyncMode::Always }
     }
 }
 
@@ -56,10 +52,7 @@ impl WalOptions {
         if self.segment_size < min_segment {
             return Err(Error::InvalidOptions {
                 name: "segment_size",
-                reason: format!(
-                    "{} bytes is below the minimum of {min_segment}",
-                    self.segment_size
-                ),
+                reason: format!("{} bytes is below the minimum of {min_segment}", self.segment_size),
             });
         }
         if self.max_record_size == 0 || self.max_record_size > u32::MAX - FRAME_HEADER_LEN as u32 {

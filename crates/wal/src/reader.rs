@@ -98,10 +98,7 @@ pub struct ReplayReport {
 impl ReplayReport {
     /// Returns whether any damage (corruption, torn tail, missing segment) was found.
     pub fn damage_found(&self) -> bool {
-        self.corrupt_records > 0
-            || self.corrupt_headers > 0
-            || self.missing_segments > 0
-            || self.torn_tail.is_some()
+        self.corrupt_records > 0 || self.corrupt_headers > 0 || self.missing_segments > 0 || self.torn_tail.is_some()
     }
 }
 
@@ -165,9 +162,7 @@ pub(crate) struct Replayer<'a> {
 
 impl std::fmt::Debug for Replayer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replayer")
-            .field("report", &self.report)
-            .finish_non_exhaustive()
+        f.debug_struct("Replayer").field("report", &self.report).finish_non_exhaustive()
     }
 }
 
@@ -175,12 +170,7 @@ impl Replayer<'_> {
     /// Reads one segment or checkpoint file and delivers its records.
     ///
     /// Returns the torn-tail offset for a last segment (not yet truncated).
-    pub(crate) fn replay_file(
-        &mut self,
-        path: &Path,
-        source: RecordSource,
-        last: bool,
-    ) -> Result<Option<usize>> {
+    pub(crate) fn replay_file(&mut self, path: &Path, source: RecordSource, last: bool) -> Result<Option<usize>> {
         let bytes = self.fs.read(path).map_err(|e| Error::io("read", path, e))?;
         let header = segment::check_header(&bytes);
         match header {
@@ -206,11 +196,7 @@ impl Replayer<'_> {
             |offset, payload| {
                 report.records += 1;
                 report.payload_bytes += payload.len() as u64;
-                visit(ReplayRecord {
-                    source,
-                    offset: offset as u64,
-                    payload,
-                });
+                visit(ReplayRecord { source, offset: offset as u64, payload });
             },
             |offset, len| {
                 tracing::warn!(path = %path.display(), offset, len, "WAL corrupt record skipped");
@@ -227,9 +213,7 @@ impl Replayer<'_> {
             }
             tracing::warn!(path = %path.display(), len = bytes.len(), "WAL file header damaged, records read anyway");
             self.report.corrupt_headers += 1;
-            self.stats
-                .corruptions_detected
-                .fetch_add(1, Ordering::Relaxed);
+            self.stats.corruptions_detected.fetch_add(1, Ordering::Relaxed);
         }
         Ok(scan.torn_at)
     }
@@ -237,12 +221,7 @@ impl Replayer<'_> {
     /// Replays the segments `numbers` (ascending) of `dir`. With `repair`,
     /// the torn tail of the last segment is truncated, or the segment removed
     /// if even its header is incomplete.
-    pub(crate) fn replay_segments(
-        &mut self,
-        dir: &Path,
-        numbers: &[u64],
-        repair: bool,
-    ) -> Result<()> {
+    pub(crate) fn replay_segments(&mut self, dir: &Path, numbers: &[u64], repair: bool) -> Result<()> {
         for (i, &number) in numbers.iter().enumerate() {
             if let Some(&prev) = i.checked_sub(1).and_then(|p| numbers.get(p))
                 && number > prev + 1
@@ -265,26 +244,17 @@ impl Replayer<'_> {
     fn repair_tail(&mut self, dir: &Path, segment: u64, offset: usize) -> Result<()> {
         let fs = self.fs;
         let path = segment::segment_path(dir, segment);
-        let len = fs
-            .file_len(&path)
-            .map_err(|e| Error::io("stat", &path, e))?;
+        let len = fs.file_len(&path).map_err(|e| Error::io("stat", &path, e))?;
         let cut = len.saturating_sub(offset as u64);
         tracing::warn!(path = %path.display(), offset, bytes = cut, "WAL torn tail truncated");
         if offset == 0 {
-            fs.remove_file(&path)
-                .map_err(|e| Error::io("remove segment", &path, e))?;
-            fs.sync_dir(dir)
-                .map_err(|e| Error::io("fsync directory", dir, e))?;
+            fs.remove_file(&path).map_err(|e| Error::io("remove segment", &path, e))?;
+            fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
         } else {
-            fs.set_len(&path, offset as u64)
-                .map_err(|e| Error::io("truncate segment", &path, e))?;
+            fs.set_len(&path, offset as u64).map_err(|e| Error::io("truncate segment", &path, e))?;
         }
         self.stats.truncations.fetch_add(1, Ordering::Relaxed);
-        self.report.torn_tail = Some(TornTail {
-            segment,
-            offset: offset as u64,
-            bytes_truncated: cut,
-        });
+        self.report.torn_tail = Some(TornTail { segment, offset: offset as u64, bytes_truncated: cut });
         Ok(())
     }
 }
@@ -334,10 +304,7 @@ mod tests {
     fn damaged_end_is_torn_only_in_the_last_segment() {
         let (buf, starts) = frames(&[b"one", b"two"]);
         let cut = &buf[..buf.len() - 1];
-        assert_eq!(
-            scan(cut, true),
-            (vec![b"one".to_vec()], vec![], Some(starts[1]))
-        );
+        assert_eq!(scan(cut, true), (vec![b"one".to_vec()], vec![], Some(starts[1])));
         let (records, corrupt, torn) = scan(cut, false);
         assert_eq!(records, vec![b"one".to_vec()]);
         assert_eq!(corrupt, vec![(starts[1], cut.len() - starts[1])]);

@@ -55,10 +55,7 @@ pub fn encode(out: &mut Vec<u8>, payload: &[u8], max_record_size: u32) -> Result
 /// `max_record_size`.
 pub fn check_size(size: usize, max_record_size: u32) -> Result<()> {
     if size > max_record_size as usize {
-        return Err(Error::RecordTooLarge {
-            size,
-            max: max_record_size,
-        });
+        return Err(Error::RecordTooLarge { size, max: max_record_size });
     }
     Ok(())
 }
@@ -105,10 +102,7 @@ pub fn decode(buf: &[u8], pos: usize, max_record_size: u32) -> Frame<'_> {
     if frame_crc(kind, payload) != crc {
         return Frame::Invalid;
     }
-    Frame::Valid {
-        payload,
-        len: total,
-    }
+    Frame::Valid { payload, len: total }
 }
 
 #[cfg(test)]
@@ -127,13 +121,7 @@ mod tests {
             let payload: Vec<u8> = (0..size).map(|i| (i * 31) as u8).collect();
             let buf = encoded(&payload);
             assert_eq!(buf.len(), frame_len(size));
-            assert_eq!(
-                decode(&buf, 0, DEFAULT_MAX_RECORD_SIZE),
-                Frame::Valid {
-                    payload: &payload,
-                    len: buf.len()
-                }
-            );
+            assert_eq!(decode(&buf, 0, DEFAULT_MAX_RECORD_SIZE), Frame::Valid { payload: &payload, len: buf.len() });
         }
     }
 
@@ -164,10 +152,7 @@ mod tests {
         for bit in 0..buf.len() * 8 {
             let mut bad = buf.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                !matches!(decode(&bad, 0, 1024), Frame::Valid { .. }),
-                "bit {bit}"
-            );
+            assert!(!matches!(decode(&bad, 0, 1024), Frame::Valid { .. }), "bit {bit}");
         }
     }
 

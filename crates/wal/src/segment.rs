@@ -93,14 +93,9 @@ pub fn check_header(file: &[u8]) -> HeaderCheck {
 
 /// Lists the segment numbers in `dir`, ascending. Other entries are ignored.
 pub fn list_segments(fs: &dyn WalFs, dir: &Path) -> Result<Vec<u64>> {
-    let entries = fs
-        .list_dir(dir)
-        .map_err(|e| Error::io("list directory", dir, e))?;
-    let mut numbers: Vec<u64> = entries
-        .iter()
-        .filter(|entry| !entry.is_dir)
-        .filter_map(|entry| parse_segment_name(&entry.name))
-        .collect();
+    let entries = fs.list_dir(dir).map_err(|e| Error::io("list directory", dir, e))?;
+    let mut numbers: Vec<u64> =
+        entries.iter().filter(|entry| !entry.is_dir).filter_map(|entry| parse_segment_name(&entry.name)).collect();
     numbers.sort_unstable();
     Ok(numbers)
 }
@@ -110,15 +105,10 @@ pub fn list_segments(fs: &dyn WalFs, dir: &Path) -> Result<Vec<u64>> {
 /// positioned after the header.
 pub fn create_segment(fs: &dyn WalFs, dir: &Path, number: u64) -> Result<Arc<dyn WalFile>> {
     let path = segment_path(dir, number);
-    let file = fs
-        .create(&path)
-        .map_err(|e| Error::io("create segment", &path, e))?;
-    file.write_all(&encode_header())
-        .map_err(|e| Error::io("write segment header", &path, e))?;
-    file.sync_data()
-        .map_err(|e| Error::io("fsync segment", &path, e))?;
-    fs.sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    let file = fs.create(&path).map_err(|e| Error::io("create segment", &path, e))?;
+    file.write_all(&encode_header()).map_err(|e| Error::io("write segment header", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fsync segment", &path, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
     Ok(file)
 }
 
@@ -133,13 +123,7 @@ mod tests {
         assert_eq!(segment_name(123_456_789), "123456789");
         assert_eq!(parse_segment_name("00000001"), Some(1));
         assert_eq!(parse_segment_name("123456789"), Some(123_456_789));
-        for bad in [
-            "0000001",
-            "checkpoint.00000001",
-            "00000001.tmp",
-            "0000000a",
-            "",
-        ] {
+        for bad in ["0000001", "checkpoint.00000001", "00000001.tmp", "0000000a", ""] {
             assert_eq!(parse_segment_name(bad), None, "{bad}");
         }
     }

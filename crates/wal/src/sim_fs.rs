@@ -45,14 +45,8 @@ pub struct SimFs {
 
 #[derive(Debug)]
 enum Node {
-    File {
-        data: Vec<u8>,
-        synced: Vec<u8>,
-    },
-    Dir {
-        live: BTreeMap<String, u64>,
-        durable: BTreeMap<String, u64>,
-    },
+    File { data: Vec<u8>, synced: Vec<u8> },
+    Dir { live: BTreeMap<String, u64>, durable: BTreeMap<String, u64> },
 }
 
 #[derive(Debug)]
@@ -68,17 +62,8 @@ struct SimState {
 
 impl Default for SimState {
     fn default() -> Self {
-        let root = Node::Dir {
-            live: BTreeMap::new(),
-            durable: BTreeMap::new(),
-        };
-        Self {
-            nodes: HashMap::from([(ROOT, root)]),
-            next_id: 1,
-            generation: 0,
-            write_budget: None,
-            dead: false,
-        }
+        let root = Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() };
+        Self { nodes: HashMap::from([(ROOT, root)]), next_id: 1, generation: 0, write_budget: None, dead: false }
     }
 }
 
@@ -136,9 +121,9 @@ impl SimState {
         let mut id = ROOT;
         for name in names(path)? {
             id = match self.nodes.get(&id) {
-                Some(Node::Dir { live, .. }) => *live
-                    .get(&name)
-                    .ok_or_else(|| err(io::ErrorKind::NotFound, "no such file or directory"))?,
+                Some(Node::Dir { live, .. }) => {
+                    *live.get(&name).ok_or_else(|| err(io::ErrorKind::NotFound, "no such file or directory"))?
+                }
                 _ => return Err(err(io::ErrorKind::NotADirectory, "not a directory")),
             };
         }
@@ -148,9 +133,7 @@ impl SimState {
     /// Returns the parent directory id and the last component of `path`.
     fn parent_of(&self, path: &Path) -> io::Result<(u64, String)> {
         let mut parts = names(path)?;
-        let name = parts
-            .pop()
-            .ok_or_else(|| err(io::ErrorKind::InvalidInput, "empty path"))?;
+        let name = parts.pop().ok_or_else(|| err(io::ErrorKind::InvalidInput, "empty path"))?;
         let parent: std::path::PathBuf = parts.iter().collect();
         Ok((self.lookup(&parent)?, name))
     }
@@ -244,10 +227,7 @@ impl SimFs {
         let id = match state.lookup(path) {
             Ok(id) => id,
             Err(_) => {
-                let id = state.alloc(Node::File {
-                    data: Vec::new(),
-                    synced: Vec::new(),
-                });
+                let id = state.alloc(Node::File { data: Vec::new(), synced: Vec::new() });
                 if let Some(Node::Dir { live, durable }) = state.nodes.get_mut(&parent) {
                     live.insert(name.clone(), id);
                     durable.insert(name, id);
@@ -332,10 +312,7 @@ impl WalFs for SimFs {
             id = match existing {
                 Some(child) => child,
                 None => {
-                    let child = state.alloc(Node::Dir {
-                        live: BTreeMap::new(),
-                        durable: BTreeMap::new(),
-                    });
+                    let child = state.alloc(Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() });
                     state.dir_live(id)?.insert(name, child);
                     child
                 }
@@ -348,28 +325,17 @@ impl WalFs for SimFs {
         let mut state = self.state.lock();
         state.check_alive()?;
         let (parent, name) = state.parent_of(path)?;
-        let id = state.alloc(Node::File {
-            data: Vec::new(),
-            synced: Vec::new(),
-        });
+        let id = state.alloc(Node::File { data: Vec::new(), synced: Vec::new() });
         state.dir_live(parent)?.insert(name, id);
         let generation = state.generation;
-        Ok(Arc::new(SimFile {
-            state: Arc::clone(&self.state),
-            id,
-            generation,
-        }))
+        Ok(Arc::new(SimFile { state: Arc::clone(&self.state), id, generation }))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
         let state = self.state.lock();
         let id = state.lookup(path)?;
         state.file_data(path)?;
-        Ok(Arc::new(SimFile {
-            state: Arc::clone(&self.state),
-            id,
-            generation: state.generation,
-        }))
+        Ok(Arc::new(SimFile { state: Arc::clone(&self.state), id, generation: state.generation }))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -379,9 +345,7 @@ impl WalFs for SimFs {
     fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         let state = self.state.lock();
         let data = state.file_data(path)?;
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
         let n = buf.len().min(data.len() - start);
         buf[..n].copy_from_slice(&data[start..start + n]);
         Ok(n)
@@ -420,9 +384,7 @@ impl WalFs for SimFs {
         state.check_alive()?;
         let (parent, name) = state.parent_of(dir)?;
         let live = state.dir_live(parent)?;
-        live.remove(&name)
-            .map(|_| ())
-            .ok_or_else(|| err(io::ErrorKind::NotFound, "no such directory"))
+        live.remove(&name).map(|_| ()).ok_or_else(|| err(io::ErrorKind::NotFound, "no such directory"))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -41,11 +41,7 @@ pub struct Wal {
 impl Wal {
     /// Opens (or creates) the WAL in `dir`, recovering it, and discards the
     /// replayed records; see [`Wal::open_with`] to receive them.
-    pub fn open(
-        fs: Arc<dyn WalFs>,
-        dir: impl AsRef<Path>,
-        options: WalOptions,
-    ) -> Result<(Wal, ReplayReport)> {
+    pub fn open(fs: Arc<dyn WalFs>, dir: impl AsRef<Path>, options: WalOptions) -> Result<(Wal, ReplayReport)> {
         Self::open_with(fs, dir, options, |_| {})
     }
 
@@ -79,10 +75,7 @@ impl Wal {
             checkpoint::replay(&mut replayer, &dir, number)?;
         }
         let after = cp.unwrap_or(0);
-        let numbers: Vec<u64> = segment::list_segments(&*fs, &dir)?
-            .into_iter()
-            .filter(|&n| n > after)
-            .collect();
+        let numbers: Vec<u64> = segment::list_segments(&*fs, &dir)?.into_iter().filter(|&n| n > after).collect();
         if let (Some(cp), Some(&first)) = (cp, numbers.first())
             && first > cp + 1
         {
@@ -94,9 +87,7 @@ impl Wal {
         let existing = segment::list_segments(&*fs, &dir)?;
         let next = existing.last().copied().unwrap_or(0).max(after) + 1;
         let file = segment::create_segment(&*fs, &dir, next)?;
-        stats
-            .segments
-            .store(existing.len() as u64 + 1, Ordering::Relaxed);
+        stats.segments.store(existing.len() as u64 + 1, Ordering::Relaxed);
         stats.segments_created.fetch_add(1, Ordering::Relaxed);
         let wal = Self::start(fs, dir, options, stats, file, next);
         Ok((wal, report))
@@ -145,9 +136,7 @@ impl Wal {
         let seq = st.written;
         let lsn = st.lsn();
         let stats = &self.shared.stats;
-        stats
-            .records_written
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        stats.records_written.fetch_add(records.len() as u64, Ordering::Relaxed);
         stats.batches_written.fetch_add(1, Ordering::Relaxed);
         if self.shared.options.fsync == FsyncMode::Always {
             self.shared.wait_durable(&mut st, seq)?;
@@ -199,22 +188,11 @@ impl Wal {
     {
         let active = self.active_segment();
         if through_segment >= active {
-            return Err(Error::InvalidSegment {
-                what: "a checkpoint",
-                segment: through_segment,
-                active,
-            });
+            return Err(Error::InvalidSegment { what: "a checkpoint", segment: through_segment, active });
         }
         let sh = &self.shared;
         let max = sh.options.max_record_size;
-        let info = checkpoint::write(
-            &*sh.fs,
-            &sh.dir,
-            through_segment,
-            sh.options.segment_size,
-            max,
-            records,
-        )?;
+        let info = checkpoint::write(&*sh.fs, &sh.dir, through_segment, sh.options.segment_size, max, records)?;
         sh.stats.checkpoints_written.fetch_add(1, Ordering::Relaxed);
         Ok(info)
     }
@@ -226,14 +204,9 @@ impl Wal {
     pub fn truncate_before(&self, segment: u64) -> Result<u64> {
         let active = self.active_segment();
         if segment > active {
-            return Err(Error::InvalidSegment {
-                what: "truncation",
-                segment,
-                active,
-            });
+            return Err(Error::InvalidSegment { what: "truncation", segment, active });
         }
-        let removed =
-            checkpoint::remove_segments_before(&*self.shared.fs, &self.shared.dir, segment)?;
+        let removed = checkpoint::remove_segments_before(&*self.shared.fs, &self.shared.dir, segment)?;
         let left = self.segments()?.len() as u64;
         self.shared.stats.segments.store(left, Ordering::Relaxed);
         Ok(removed)
@@ -252,11 +225,7 @@ impl Wal {
     ) -> Result<ReplayReport> {
         let active = self.active_segment();
         if through_segment >= active {
-            return Err(Error::InvalidSegment {
-                what: "a read-only replay",
-                segment: through_segment,
-                active,
-            });
+            return Err(Error::InvalidSegment { what: "a read-only replay", segment: through_segment, active });
         }
         let sh = &self.shared;
         let cp = checkpoint::list(&*sh.fs, &sh.dir, false)?.last().copied();
@@ -272,11 +241,7 @@ impl Wal {
             checkpoint::replay(&mut replayer, &sh.dir, number)?;
         }
         let after = cp.unwrap_or(0);
-        let numbers: Vec<u64> = self
-            .segments()?
-            .into_iter()
-            .filter(|&n| n > after && n <= through_segment)
-            .collect();
+        let numbers: Vec<u64> = self.segments()?.into_iter().filter(|&n| n > after && n <= through_segment).collect();
         replayer.replay_segments(&sh.dir, &numbers, false)?;
         Ok(replayer.report)
     }
@@ -330,20 +295,15 @@ impl Drop for Wal {
 /// Creates `dir` and its missing ancestors, syncing the parent of each
 /// directory created so that the whole path survives a power cut.
 fn create_dir_durably(fs: &dyn WalFs, dir: &Path) -> Result<()> {
-    let missing: Vec<&Path> = dir
-        .ancestors()
-        .filter(|a| !a.as_os_str().is_empty())
-        .take_while(|a| fs.list_dir(a).is_err())
-        .collect();
-    fs.create_dir_all(dir)
-        .map_err(|e| Error::io("create directory", dir, e))?;
+    let missing: Vec<&Path> =
+        dir.ancestors().filter(|a| !a.as_os_str().is_empty()).take_while(|a| fs.list_dir(a).is_err()).collect();
+    fs.create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     for created in missing.iter().rev() {
         let parent = match created.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        fs.sync_dir(parent)
-            .map_err(|e| Error::io("fsync directory", parent, e))?;
+        fs.sync_dir(parent).map_err(|e| Error::io("fsync directory", parent, e))?;
     }
     Ok(())
 }

@@ -16,11 +16,7 @@ const DIR: &str = "/wal";
 const MAX: u32 = 4096;
 
 fn options(segment_size: u64) -> WalOptions {
-    WalOptions {
-        segment_size,
-        max_record_size: MAX,
-        ..WalOptions::default()
-    }
+    WalOptions { segment_size, max_record_size: MAX, ..WalOptions::default() }
 }
 
 fn payload(id: u32) -> Vec<u8> {
@@ -50,11 +46,7 @@ fn build(records: u32, segment_size: u64) -> Log {
         let mut frames = Vec::new();
         let mut pos = SEGMENT_HEADER_LEN;
         while let Frame::Valid { payload, len } = record::decode(&bytes, pos, MAX) {
-            frames.push((
-                pos,
-                pos + len,
-                u32::from_le_bytes(payload[..4].try_into().unwrap()),
-            ));
+            frames.push((pos, pos + len, u32::from_le_bytes(payload[..4].try_into().unwrap())));
             pos += len;
         }
         assert_eq!(pos, bytes.len());
@@ -66,10 +58,7 @@ fn build(records: u32, segment_size: u64) -> Log {
 }
 
 /// Writes `files` onto a fresh disk, opens it, returns the replayed ids.
-fn open_damaged(
-    files: &[(PathBuf, Vec<u8>)],
-    segment_size: u64,
-) -> (Vec<u32>, ReplayReport, Arc<SimFs>) {
+fn open_damaged(files: &[(PathBuf, Vec<u8>)], segment_size: u64) -> (Vec<u32>, ReplayReport, Arc<SimFs>) {
     let fs = Arc::new(SimFs::new());
     fs.create_dir_all(Path::new(DIR)).unwrap();
     for (path, bytes) in files {
@@ -78,16 +67,11 @@ fn open_damaged(
     let mut ids = Vec::new();
     let (wal, report) = Wal::open_with(fs.clone(), DIR, options(segment_size), |r| {
         let id = u32::from_le_bytes(r.payload[..4].try_into().expect("payload has an id"));
-        assert_eq!(
-            r.payload,
-            payload(id),
-            "replayed record {id} is not what was written"
-        );
+        assert_eq!(r.payload, payload(id), "replayed record {id} is not what was written");
         ids.push(id);
     })
     .expect("a damaged log still opens");
-    wal.append(&[b"after damage"])
-        .expect("a repaired log accepts appends");
+    wal.append(&[b"after damage"]).expect("a repaired log accepts appends");
     (ids, report, fs)
 }
 
@@ -100,17 +84,8 @@ fn last_segment_truncated_at_every_offset() {
         let (ids, report, _) = open_damaged(&[(path.clone(), bytes[..cut].to_vec())], 1 << 20);
         let complete: Vec<u32> = frames.iter().filter(|f| f.1 <= cut).map(|f| f.2).collect();
         assert_eq!(ids, complete, "cut at {cut}");
-        let clean_end = frames
-            .iter()
-            .map(|f| f.1)
-            .filter(|&e| e <= cut)
-            .max()
-            .unwrap_or(SEGMENT_HEADER_LEN);
-        let expected_torn = if cut < SEGMENT_HEADER_LEN {
-            cut
-        } else {
-            cut - clean_end
-        };
+        let clean_end = frames.iter().map(|f| f.1).filter(|&e| e <= cut).max().unwrap_or(SEGMENT_HEADER_LEN);
+        let expected_torn = if cut < SEGMENT_HEADER_LEN { cut } else { cut - clean_end };
         let torn = report.torn_tail.map_or(0, |t| t.bytes_truncated) as usize;
         assert_eq!(torn, expected_torn, "cut at {cut}: {report:?}");
         assert_eq!(report.corrupt_records, 0, "cut at {cut}");
@@ -123,11 +98,7 @@ fn middle_segment_truncated_at_every_offset() {
     assert!(log.files.len() >= 3, "need three segments");
     let (path, bytes, frames) = &log.files[1];
     for cut in 0..=bytes.len() {
-        let mut files: Vec<(PathBuf, Vec<u8>)> = log
-            .files
-            .iter()
-            .map(|f| (f.0.clone(), f.1.clone()))
-            .collect();
+        let mut files: Vec<(PathBuf, Vec<u8>)> = log.files.iter().map(|f| (f.0.clone(), f.1.clone())).collect();
         files[1].1.truncate(cut);
         let (ids, report, _) = open_damaged(&files, 400);
         let expected: Vec<u32> = log
@@ -138,14 +109,9 @@ fn middle_segment_truncated_at_every_offset() {
             .map(|f| f.2)
             .collect();
         assert_eq!(ids, expected, "cut {path:?} at {cut}");
-        let at_boundary =
-            cut == bytes.len() || frames.iter().any(|f| f.1 == cut) || cut == SEGMENT_HEADER_LEN;
+        let at_boundary = cut == bytes.len() || frames.iter().any(|f| f.1 == cut) || cut == SEGMENT_HEADER_LEN;
         assert_eq!(report.torn_tail, None, "cut at {cut}");
-        assert_eq!(
-            report.damage_found(),
-            !at_boundary,
-            "cut at {cut}: {report:?}"
-        );
+        assert_eq!(report.damage_found(), !at_boundary, "cut at {cut}: {report:?}");
     }
 }
 
@@ -222,21 +188,14 @@ proptest! {
 #[test]
 fn zeroed_last_segment_is_a_torn_creation_and_is_replaced() {
     let log = build(3, 1 << 20);
-    let mut files: Vec<(PathBuf, Vec<u8>)> = log
-        .files
-        .iter()
-        .map(|f| (f.0.clone(), f.1.clone()))
-        .collect();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = log.files.iter().map(|f| (f.0.clone(), f.1.clone())).collect();
     assert_eq!(files.len(), 1);
     files.push((Path::new(DIR).join("00000002"), vec![0; 4096]));
     let (ids, report, fs) = open_damaged(&files, 1 << 20);
     assert_eq!(ids, [0, 1, 2]);
     assert_eq!(report.corrupt_headers, 0, "{report:?}");
     let torn = report.torn_tail.expect("torn creation reported");
-    assert_eq!(
-        (torn.segment, torn.offset, torn.bytes_truncated),
-        (2, 0, 4096)
-    );
+    assert_eq!((torn.segment, torn.offset, torn.bytes_truncated), (2, 0, 4096));
     let mut count = 0;
     let (_, report) = Wal::open_with(fs, DIR, options(1 << 20), |_| count += 1).unwrap();
     assert_eq!(count, 4, "three records and the one appended after repair");

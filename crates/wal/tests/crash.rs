@@ -23,11 +23,7 @@ const CHILD_ENV: &str = "WK_WAL_CRASH_CHILD";
 const START_ENV: &str = "WK_WAL_CRASH_START";
 
 fn options() -> WalOptions {
-    WalOptions {
-        segment_size: 64 << 10,
-        max_record_size: 1 << 16,
-        fsync: FsyncMode::Always,
-    }
+    WalOptions { segment_size: 64 << 10, max_record_size: 1 << 16, fsync: FsyncMode::Always }
 }
 
 fn records_in(id: u64) -> usize {
@@ -37,10 +33,7 @@ fn records_in(id: u64) -> usize {
 fn record(id: u64, index: usize) -> Vec<u8> {
     let mut r = id.to_le_bytes().to_vec();
     r.push(index as u8);
-    r.extend(std::iter::repeat_n(
-        (id as u8) ^ (index as u8),
-        (id % 300) as usize,
-    ));
+    r.extend(std::iter::repeat_n((id as u8) ^ (index as u8), (id % 300) as usize));
     r
 }
 
@@ -52,9 +45,7 @@ fn child(dir: &str, start: u64) {
         let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
         wal.append(&refs).expect("child append");
         let mut out = stdout.lock();
-        writeln!(out, "ack {id}")
-            .and_then(|()| out.flush())
-            .expect("child stdout");
+        writeln!(out, "ack {id}").and_then(|()| out.flush()).expect("child stdout");
     }
 }
 
@@ -73,31 +64,20 @@ fn verify(dir: &Path, acked: &[u64]) -> u64 {
     .expect("reopen after kill");
     drop(wal);
     assert_eq!(report.corrupt_records, 0, "{report:?}");
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "records out of order or duplicated"
-    );
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "records out of order or duplicated");
     for (id, indexes) in &seen {
         let prefix: Vec<usize> = (0..indexes.len()).collect();
         assert_eq!(indexes, &prefix, "batch {id} is not a prefix");
     }
     for id in acked {
         let got = seen.get(id).map_or(0, Vec::len);
-        assert_eq!(
-            got,
-            records_in(*id),
-            "acknowledged batch {id} has {got} records"
-        );
+        assert_eq!(got, records_in(*id), "acknowledged batch {id} has {got} records");
     }
     seen.keys().last().copied().unwrap_or(0)
 }
 
 fn parent() {
-    let rounds = if std::env::var_os("WK_SOAK").is_some() {
-        500
-    } else {
-        50
-    };
+    let rounds = if std::env::var_os("WK_SOAK").is_some() { 500 } else { 50 };
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("current exe");
     let mut rng = rand::rng();
@@ -123,26 +103,17 @@ fn parent() {
         child.kill().expect("SIGKILL child");
         let status = child.wait().expect("wait child");
         let acked = reader.join().expect("reader thread");
-        assert!(
-            !status.success(),
-            "round {round}: child exited on its own: {status}"
-        );
+        assert!(!status.success(), "round {round}: child exited on its own: {status}");
         let highest = verify(dir.path(), &acked);
         total_acked += acked.len();
         next_id = highest.max(acked.last().copied().unwrap_or(0)).max(next_id) + 1;
     }
-    println!(
-        "crash test: {rounds} rounds, {total_acked} acknowledged batches verified in {:.1?}",
-        started.elapsed()
-    );
+    println!("crash test: {rounds} rounds, {total_acked} acknowledged batches verified in {:.1?}", started.elapsed());
 }
 
 fn main() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        let start = std::env::var(START_ENV)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1);
+        let start = std::env::var(START_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or(1);
         child(&dir.to_string_lossy(), start);
         return;
     }

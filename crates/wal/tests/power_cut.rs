@@ -65,15 +65,7 @@ impl Harness {
     fn new(options: WalOptions) -> Self {
         let fs = Arc::new(SimFs::new());
         let (wal, _) = Wal::open(fs.clone(), DIR, options.clone()).unwrap();
-        Self {
-            fs,
-            options,
-            wal: Some(wal),
-            sizes: Vec::new(),
-            durable: Vec::new(),
-            pending: Vec::new(),
-            dead: false,
-        }
+        Self { fs, options, wal: Some(wal), sizes: Vec::new(), durable: Vec::new(), pending: Vec::new(), dead: false }
     }
 
     fn wal(&self) -> &Wal {
@@ -81,15 +73,9 @@ impl Harness {
     }
 
     fn append(&mut self, sizes: &[usize]) {
-        let ids: Vec<u32> = (0..sizes.len())
-            .map(|i| (self.sizes.len() + i) as u32)
-            .collect();
+        let ids: Vec<u32> = (0..sizes.len()).map(|i| (self.sizes.len() + i) as u32).collect();
         self.sizes.extend_from_slice(sizes);
-        let payloads: Vec<Vec<u8>> = ids
-            .iter()
-            .zip(sizes)
-            .map(|(&id, &s)| payload(id, s))
-            .collect();
+        let payloads: Vec<Vec<u8>> = ids.iter().zip(sizes).map(|(&id, &s)| payload(id, s)).collect();
         let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
         match self.wal().append(&refs) {
             Ok(_) if self.options.fsync == FsyncMode::Always => self.durable.extend(ids),
@@ -135,26 +121,14 @@ impl Harness {
         for p in &replayed {
             prop_assert!(p.len() >= 4, "short record {:?}", p);
             let id = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-            let size = *self
-                .sizes
-                .get(id as usize)
-                .ok_or_else(|| TestCaseError::fail("unknown id"))?;
+            let size = *self.sizes.get(id as usize).ok_or_else(|| TestCaseError::fail("unknown id"))?;
             prop_assert_eq!(p, &payload(id, size), "record {} damaged", id);
-            prop_assert!(
-                ids.last().is_none_or(|&last| last < id),
-                "order/duplicate at {}",
-                id
-            );
+            prop_assert!(ids.last().is_none_or(|&last| last < id), "order/duplicate at {}", id);
             ids.push(id);
         }
         let mut it = ids.iter();
         for acked in &self.durable {
-            prop_assert!(
-                it.any(|id| id == acked),
-                "acknowledged record {} lost; replayed {:?}",
-                acked,
-                ids
-            );
+            prop_assert!(it.any(|id| id == acked), "acknowledged record {} lost; replayed {:?}", acked, ids);
         }
         self.durable = ids;
         self.pending.clear();
@@ -165,16 +139,8 @@ impl Harness {
 }
 
 fn run(ops: Vec<Op>, always: bool, segment_size: u64) -> Result<(), TestCaseError> {
-    let fsync = if always {
-        FsyncMode::Always
-    } else {
-        FsyncMode::Interval(Duration::from_secs(3600))
-    };
-    let options = WalOptions {
-        segment_size,
-        max_record_size: 4096,
-        fsync,
-    };
+    let fsync = if always { FsyncMode::Always } else { FsyncMode::Interval(Duration::from_secs(3600)) };
+    let options = WalOptions { segment_size, max_record_size: 4096, fsync };
     let mut h = Harness::new(options);
     for op in ops {
         match op {
@@ -195,11 +161,7 @@ fn run(ops: Vec<Op>, always: bool, segment_size: u64) -> Result<(), TestCaseErro
 }
 
 fn cases() -> u32 {
-    if std::env::var_os("WK_SOAK").is_some() {
-        5000
-    } else {
-        256
-    }
+    if std::env::var_os("WK_SOAK").is_some() { 5000 } else { 256 }
 }
 
 proptest! {

@@ -10,19 +10,12 @@ use wk_wal::{Error, FsyncMode, RealFs, RecordSource, ReplayReport, SimFs, Wal, W
 const DIR: &str = "/data/wal";
 
 fn small() -> WalOptions {
-    WalOptions {
-        segment_size: 256,
-        max_record_size: 1024,
-        fsync: FsyncMode::Always,
-    }
+    WalOptions { segment_size: 256, max_record_size: 1024, fsync: FsyncMode::Always }
 }
 
 fn reopen(fs: &Arc<SimFs>, options: WalOptions) -> (Wal, Vec<Vec<u8>>, ReplayReport) {
     let mut records = Vec::new();
-    let (wal, report) = Wal::open_with(fs.clone(), DIR, options, |r| {
-        records.push(r.payload.to_vec())
-    })
-    .unwrap();
+    let (wal, report) = Wal::open_with(fs.clone(), DIR, options, |r| records.push(r.payload.to_vec())).unwrap();
     (wal, records, report)
 }
 
@@ -43,10 +36,7 @@ fn replays_in_append_order_across_segments_and_reopens() {
             wal.append(&[&p]).unwrap();
             expected.push(p);
         }
-        assert!(
-            wal.segments().unwrap().len() > 5,
-            "segments roll at 256 bytes"
-        );
+        assert!(wal.segments().unwrap().len() > 5, "segments roll at 256 bytes");
     }
 }
 
@@ -60,30 +50,16 @@ fn segments_roll_at_the_size_limit() {
     let b = wal.append(&[&rec]).unwrap();
     let c = wal.append(&[&rec]).unwrap();
     assert_eq!((a.segment, b.segment), (first, first));
-    assert_eq!(
-        c.segment,
-        first + 1,
-        "third 109-byte frame does not fit in 256 bytes"
-    );
+    assert_eq!(c.segment, first + 1, "third 109-byte frame does not fit in 256 bytes");
     assert!(a < b && b < c);
     for n in wal.segments().unwrap() {
-        let len = fs
-            .file_len(&Path::new(DIR).join(format!("{n:08}")))
-            .unwrap();
+        let len = fs.file_len(&Path::new(DIR).join(format!("{n:08}"))).unwrap();
         assert!(len <= 256, "segment {n} is {len} bytes");
     }
     let big = [1u8; 600];
     let d = wal.append(&[&big]).unwrap();
-    assert!(
-        d.offset > 256,
-        "one record larger than a segment gets its own"
-    );
-    assert_eq!(
-        wal.stats()
-            .segments
-            .load(std::sync::atomic::Ordering::Relaxed),
-        wal.segments().unwrap().len() as u64
-    );
+    assert!(d.offset > 256, "one record larger than a segment gets its own");
+    assert_eq!(wal.stats().segments.load(std::sync::atomic::Ordering::Relaxed), wal.segments().unwrap().len() as u64);
 }
 
 #[test]
@@ -92,13 +68,7 @@ fn rejects_oversized_records_without_writing() {
     let (wal, _, _) = reopen(&fs, small());
     let big = vec![0u8; 1025];
     let err = wal.append(&[b"ok", &big]).unwrap_err();
-    assert!(matches!(
-        err,
-        Error::RecordTooLarge {
-            size: 1025,
-            max: 1024
-        }
-    ));
+    assert!(matches!(err, Error::RecordTooLarge { size: 1025, max: 1024 }));
     drop(wal);
     let (_, records, _) = reopen(&fs, small());
     assert!(records.is_empty());
@@ -112,13 +82,9 @@ fn checkpoint_replaces_old_segments() {
         wal.append(&[&payload(i)]).unwrap();
     }
     let active = wal.roll().unwrap();
-    assert!(matches!(
-        wal.write_checkpoint(active, [b"x"]),
-        Err(Error::InvalidSegment { .. })
-    ));
+    assert!(matches!(wal.write_checkpoint(active, [b"x"]), Err(Error::InvalidSegment { .. })));
     let mut seen = Vec::new();
-    wal.replay_through(active - 1, |r| seen.push(r.payload.to_vec()))
-        .unwrap();
+    wal.replay_through(active - 1, |r| seen.push(r.payload.to_vec())).unwrap();
     assert_eq!(seen.len(), 20);
     // Keep only the even records as "live state".
     let live: Vec<Vec<u8>> = seen.iter().step_by(2).cloned().collect();
@@ -132,15 +98,9 @@ fn checkpoint_replaces_old_segments() {
     expected.push(b"after".to_vec());
     assert_eq!(records, expected);
     assert_eq!(report.checkpoint, Some(active - 1));
-    assert_eq!(
-        wal.truncate_before(active).unwrap() as usize,
-        (1..active).count()
-    );
+    assert_eq!(wal.truncate_before(active).unwrap() as usize, (1..active).count());
     assert!(wal.segments().unwrap().iter().all(|&n| n >= active));
-    assert!(matches!(
-        wal.truncate_before(wal.active_segment() + 1),
-        Err(Error::InvalidSegment { .. })
-    ));
+    assert!(matches!(wal.truncate_before(wal.active_segment() + 1), Err(Error::InvalidSegment { .. })));
     drop(wal);
     let (_, records, report) = reopen(&fs, small());
     assert_eq!(records, expected);
@@ -165,17 +125,11 @@ fn checkpoint_sources_come_first_and_newer_checkpoint_wins() {
     })
     .unwrap();
     assert_eq!(report.checkpoint, Some(s2 - 1));
-    assert!(
-        matches!(sources[0].0, RecordSource::Checkpoint { checkpoint, file: 1 } if checkpoint == s2 - 1)
-    );
+    assert!(matches!(sources[0].0, RecordSource::Checkpoint { checkpoint, file: 1 } if checkpoint == s2 - 1));
     let payloads: Vec<_> = sources.iter().map(|(_, p)| p.clone()).collect();
     assert_eq!(payloads, [b"cp2".to_vec(), b"c".to_vec()]);
     let dirs = fs.list_dir(Path::new(DIR)).unwrap();
-    assert_eq!(
-        dirs.iter().filter(|e| e.is_dir).count(),
-        1,
-        "older checkpoint removed: {dirs:?}"
-    );
+    assert_eq!(dirs.iter().filter(|e| e.is_dir).count(), 1, "older checkpoint removed: {dirs:?}");
 }
 
 #[test]
@@ -213,9 +167,7 @@ fn group_commit_shares_fsyncs_between_threads() {
     });
     let stats = wal.stats();
     let fsyncs = stats.fsyncs.load(std::sync::atomic::Ordering::Relaxed);
-    let batches = stats
-        .batches_written
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let batches = stats.batches_written.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(batches, threads * per_thread);
     assert!(fsyncs <= batches, "fsyncs {fsyncs} batches {batches}");
     drop(wal);
@@ -227,10 +179,7 @@ fn group_commit_shares_fsyncs_between_threads() {
 #[test]
 fn interval_mode_syncs_in_the_background_and_on_request() {
     let fs = Arc::new(SimFs::new());
-    let options = WalOptions {
-        fsync: FsyncMode::Interval(Duration::from_millis(10)),
-        ..small()
-    };
+    let options = WalOptions { fsync: FsyncMode::Interval(Duration::from_millis(10)), ..small() };
     let (wal, _, _) = reopen(&fs, options.clone());
     wal.append(&[b"background"]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
@@ -250,23 +199,11 @@ fn interval_mode_syncs_in_the_background_and_on_request() {
 fn invalid_options_are_rejected() {
     let fs = Arc::new(SimFs::new());
     for options in [
-        WalOptions {
-            segment_size: 10,
-            ..small()
-        },
-        WalOptions {
-            max_record_size: 0,
-            ..small()
-        },
-        WalOptions {
-            fsync: FsyncMode::Interval(Duration::ZERO),
-            ..small()
-        },
+        WalOptions { segment_size: 10, ..small() },
+        WalOptions { max_record_size: 0, ..small() },
+        WalOptions { fsync: FsyncMode::Interval(Duration::ZERO), ..small() },
     ] {
-        assert!(matches!(
-            Wal::open(fs.clone(), DIR, options),
-            Err(Error::InvalidOptions { .. })
-        ));
+        assert!(matches!(Wal::open(fs.clone(), DIR, options), Err(Error::InvalidOptions { .. })));
     }
 }
 
@@ -277,10 +214,7 @@ fn poisoned_after_failed_fsync_and_recovers_on_reopen() {
     wal.append(&[b"kept"]).unwrap();
     fs.fail_writes_after(3);
     assert!(matches!(wal.append(&[b"lost"]), Err(Error::Io { .. })));
-    assert!(matches!(
-        wal.append(&[b"again"]),
-        Err(Error::Poisoned { .. })
-    ));
+    assert!(matches!(wal.append(&[b"again"]), Err(Error::Poisoned { .. })));
     fs.power_cut(9, true);
     drop(wal);
     let (wal, records, _) = reopen(&fs, small());
@@ -295,8 +229,5 @@ fn wal_is_send_and_sync_and_replay_through_rejects_the_active_segment() {
     let fs = Arc::new(SimFs::new());
     let (wal, _, _) = reopen(&fs, small());
     let active = wal.active_segment();
-    assert!(matches!(
-        wal.replay_through(active, |_| {}),
-        Err(Error::InvalidSegment { .. })
-    ));
+    assert!(matches!(wal.replay_through(active, |_| {}), Err(Error::InvalidSegment { .. })));
 }
