@@ -1,7 +1,7 @@
 //! Crash test with a real process and `SIGKILL`.
 //!
-//! The test binary re-executes itself as a child (selected by the
-//! `WK_WAL_CRASH_CHILD` variable). The child appends batches with
+//! The test binary re-executes itself as a child running only this test (selected
+//! by the `WK_WAL_CRASH_CHILD` variable). The child appends batches with
 //! `FsyncMode::Always` on the real file system and prints `ack <id>` after
 //! each acknowledged batch. The parent kills it at a random moment, reopens
 //! the log and checks that every acknowledged batch is present exactly once
@@ -86,6 +86,7 @@ fn parent() {
     let started = Instant::now();
     for round in 0..rounds {
         let mut child = Command::new(&exe)
+            .args(["--exact", "kill_nine_rounds", "--nocapture", "--test-threads", "1"])
             .env(CHILD_ENV, dir.path())
             .env(START_ENV, next_id.to_string())
             .stdout(Stdio::piped())
@@ -111,16 +112,14 @@ fn parent() {
     println!("crash test: {rounds} rounds, {total_acked} acknowledged batches verified in {:.1?}", started.elapsed());
 }
 
-fn main() {
+/// One test: as the parent it runs the rounds; as a child (re-executed with
+/// `--exact kill_nine_rounds` and the child variable set) it appends until killed.
+#[test]
+fn kill_nine_rounds() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
         let start = std::env::var(START_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or(1);
         child(&dir.to_string_lossy(), start);
         return;
     }
-    if std::env::args().any(|a| a == "--list") {
-        println!("kill_nine_rounds: test");
-        return;
-    }
     parent();
-    println!("test kill_nine_rounds ... ok");
 }
