@@ -9,8 +9,10 @@ log() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages whose real programs the tests talk to.
 #   promtool (package prometheus): checks our /metrics exposition.
+#   prometheus-node-exporter: the host agent is compared with it, metric by metric.
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"
   sudo=""

@@ -1,0 +1,16 @@
+//! `wk-collect` gathers metrics actively. Today it holds the host agent: the host's own
+//! CPU, memory, load, filesystems, disks, network and system figures, read from `/proc`
+//! and `statvfs`, under node_exporter's metric names and labels so that existing rules
+//! and dashboards work unchanged. Scraping, service discovery, relabeling and probes
+//! join it as they are built.
+//!
+//! Map:
+//! - [`host`]: the host agent; one file per source (`cpu.rs` for `/proc/stat`,
+//!   `meminfo.rs`, `loadavg.rs`, `diskstats.rs`, `netdev.rs`, `filesystem.rs`,
+//!   `system.rs` for uname and time).
+//! - [`family`]: the metric family type the collectors produce.
+
+pub mod family;
+pub mod host;
+
+pub use family::{MetricFamily, MetricKind, Sample};
