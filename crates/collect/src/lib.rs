@@ -9,8 +9,10 @@
 //!   `meminfo.rs`, `loadavg.rs`, `diskstats.rs`, `netdev.rs`, `filesystem.rs`,
 //!   `system.rs` for uname and time).
 //! - [`family`]: the metric family type the collectors produce.
+//! - [`relabel`]: relabeling rules with Prometheus's semantics.
 
 pub mod family;
 pub mod host;
+pub mod relabel;
 
 pub use family::{MetricFamily, MetricKind, Sample};

@@ -29,34 +29,8 @@ pub struct RelabelConfig {
     pub action: Spanned<RelabelAction>,
 }
 
-/// The relabeling actions Prometheus defines.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RelabelAction {
-    /// Write `replacement` (with regex groups expanded) to `target_label`.
-    #[default]
-    Replace,
-    /// Keep targets/series whose joined source value matches `regex`.
-    Keep,
-    /// Drop targets/series whose joined source value matches `regex`.
-    Drop,
-    /// Keep when the joined source value equals the value of `target_label`.
-    KeepEqual,
-    /// Drop when the joined source value equals the value of `target_label`.
-    DropEqual,
-    /// Write the hash of the joined source value modulo `modulus` to `target_label`.
-    HashMod,
-    /// Copy labels whose names match `regex` to names built from `replacement`.
-    LabelMap,
-    /// Remove labels whose names match `regex`.
-    LabelDrop,
-    /// Remove labels whose names do not match `regex`.
-    LabelKeep,
-    /// Write the lowercased joined source value to `target_label`.
-    Lowercase,
-    /// Write the uppercased joined source value to `target_label`.
-    Uppercase,
-}
+/// The relabeling actions, owned by the crate that applies them.
+pub use wk_collect::relabel::Action as RelabelAction;
 
 impl Default for RelabelConfig {
     fn default() -> Self {
@@ -82,12 +56,25 @@ impl RelabelConfig {
         self.regex.value.as_deref().unwrap_or("(.*)")
     }
 
+    /// Compiles the rule for [`wk_collect::relabel::process`].
+    pub fn compile(&self) -> Result<wk_collect::relabel::Rule, regex::Error> {
+        wk_collect::relabel::Rule::new(
+            self.action.value,
+            self.source_labels.clone(),
+            &self.separator,
+            self.regex_source(),
+            self.modulus,
+            self.target_label.as_deref().unwrap_or_default(),
+            &self.replacement,
+        )
+    }
+
     /// Checks the rule the way Prometheus does at load time, adding every problem found.
     pub fn validate(&self, rule_at: Location, problems: &mut Problems) {
         let at = if self.action.referenced == Location::UNKNOWN { rule_at } else { self.action.referenced };
         let action = self.action.value;
-        let name = action_name(action);
-        if let Err(e) = regex::Regex::new(&format!("^(?:{})$", self.regex_source())) {
+        let name = action.as_str();
+        if let Err(e) = self.compile() {
             let at = if self.regex.value.is_some() { self.regex.referenced } else { at };
             problems.error(at, format!("invalid regex {:?} in relabel config: {}", self.regex_source(), one_line(&e)));
         }
@@ -141,22 +128,6 @@ impl RelabelConfig {
                 );
             }
         }
-    }
-}
-
-fn action_name(action: RelabelAction) -> &'static str {
-    match action {
-        RelabelAction::Replace => "replace",
-        RelabelAction::Keep => "keep",
-        RelabelAction::Drop => "drop",
-        RelabelAction::KeepEqual => "keepequal",
-        RelabelAction::DropEqual => "dropequal",
-        RelabelAction::HashMod => "hashmod",
-        RelabelAction::LabelMap => "labelmap",
-        RelabelAction::LabelDrop => "labeldrop",
-        RelabelAction::LabelKeep => "labelkeep",
-        RelabelAction::Lowercase => "lowercase",
-        RelabelAction::Uppercase => "uppercase",
     }
 }
 

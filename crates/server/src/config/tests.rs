@@ -197,3 +197,19 @@ fn environment_references_expand_in_secrets() {
     assert!(!format!("{:?}", loaded.config).contains(&path), "Debug must not print secrets");
     assert!(!loaded.config.to_redacted_yaml().contains(&path));
 }
+
+#[test]
+fn relabel_rules_from_the_file_compile_and_apply() {
+    let loaded =
+        parse(&std::fs::read_to_string(testdata().join("good_everything.good.yml")).unwrap(), Path::new("g.yml"))
+            .unwrap();
+    let job = loaded.config.scrape_jobs().next().unwrap();
+    let rules: Vec<_> =
+        job.relabel_configs.iter().filter_map(|r| r.value.as_ref()).map(|r| r.compile().unwrap()).collect();
+    let mut labels = vec![("__address__".to_owned(), "web1:9100".to_owned()), ("tmp_x".to_owned(), "1".to_owned())];
+    assert!(wk_collect::relabel::process(&mut labels, &rules));
+    assert_eq!(
+        labels,
+        vec![("__address__".to_owned(), "web1:9100".to_owned()), ("host".to_owned(), "web1".to_owned())]
+    );
+}
