@@ -83,6 +83,12 @@ impl Server {
         let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx));
         ready.store(true, Ordering::Release);
         metrics.ready.set(1);
+        if !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                address = %local_addr,
+                "listening beyond loopback: Watchkeeper has no authentication yet, so anyone who can reach this address can read data and reload the configuration; put it behind a firewall or an authenticating proxy"
+            );
+        }
         let scheme = if web.tls_config.is_some() { "https" } else { "http" };
         tracing::info!(address = %local_addr, "Watchkeeper is listening on {scheme}://{local_addr}");
         Ok(Self { local_addr, config, metrics, ready, stop, serving, data_dir })
