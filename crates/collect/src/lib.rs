@@ -9,10 +9,12 @@
 //!   `meminfo.rs`, `loadavg.rs`, `diskstats.rs`, `netdev.rs`, `filesystem.rs`,
 //!   `system.rs` for uname and time).
 //! - [`family`]: the metric family type the collectors produce.
+//! - [`probe`]: HTTP(S) and TCP probes with blackbox_exporter's metrics.
 //! - [`relabel`]: relabeling rules with Prometheus's semantics.
 
 pub mod family;
 pub mod host;
+pub mod probe;
 pub mod relabel;
 
 pub use family::{MetricFamily, MetricKind, Sample};
