@@ -10,11 +10,15 @@
 //!   `system.rs` for uname and time).
 //! - [`family`]: the metric family type the collectors produce.
 //! - [`probe`]: HTTP(S) and TCP probes with blackbox_exporter's metrics.
+//! - [`scrape`]: `scrape_configs` settings (the scrape loop comes next).
+//! - [`http_client`]: client authentication and TLS settings shared by scrapes and discovery.
 //! - [`relabel`]: relabeling rules with Prometheus's semantics.
 
 pub mod family;
 pub mod host;
+pub mod http_client;
 pub mod probe;
 pub mod relabel;
+pub mod scrape;
 
 pub use family::{MetricFamily, MetricKind, Sample};

@@ -5,6 +5,9 @@
 //! times; [`process`] runs a list of rules and says whether the label set survives.
 //! Label sets are `(name, value)` pairs sorted by name, with unique names.
 
+mod config;
+
+pub use config::{RelabelAction, RelabelConfig};
 use md5::{Digest, Md5};
 use regex::Regex;
 use serde::{Deserialize, Serialize};

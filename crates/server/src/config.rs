@@ -6,33 +6,25 @@
 //! line and column of the item it concerns. Sections that Prometheus has and
 //! Watchkeeper does not act on yet are accepted, kept, and reported as warnings.
 
-mod byte_size;
-mod duration;
 mod global;
-mod http_client;
-mod relabel;
-mod scrape;
-mod secret;
 mod storage;
-mod value;
 mod web;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 
-pub use byte_size::ByteSize;
-pub use duration::PromDuration;
 pub use global::{GlobalConfig, NameValidationScheme};
-pub use http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig};
-pub use relabel::{RelabelAction, RelabelConfig};
-pub use scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
-pub use secret::{REDACTED, Secret, SecretSource, expand_env};
 pub use storage::StorageConfig;
-pub use value::Value;
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
+pub use wk_collect::http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig};
+pub use wk_collect::relabel::{Action as RelabelAction, RelabelConfig};
+pub use wk_collect::scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, ScrapeDefaults, StaticConfig};
+pub use wk_config::{
+    ByteSize, Diagnostic, Problems, PromDuration, REDACTED, Secret, SecretSource, Severity, Value, expand_env,
+};
+use wk_config::{entries, null_as_default};
 
 /// The whole configuration file. Every field has a default, so an empty file (or no
 /// file at all) is a working configuration.
@@ -143,8 +135,8 @@ impl Config {
                 problems.error(at, format!("empty value for external label {name:?}"));
             }
         }
-        scrape::check_protocols(&global.scrape_protocols, None, at, problems);
-        scrape::check_name_schemes(
+        wk_collect::scrape::check_protocols(&global.scrape_protocols, None, at, problems);
+        wk_collect::scrape::check_name_schemes(
             global.metric_name_validation_scheme.map(|s| s.as_str()),
             global.metric_name_escaping_scheme.as_deref(),
             at,
@@ -162,13 +154,14 @@ impl Config {
         if global.scrape_timeout() > global.scrape_interval {
             problems.error(at, "global scrape timeout greater than scrape interval");
         }
+        let defaults = global.scrape_defaults();
         for job in &mut self.scrape_configs {
             match job.value.as_mut() {
-                Some(config) => config.finalize(&global, job.referenced, problems),
+                Some(config) => config.finalize(&defaults, job.referenced, problems),
                 None => problems.error(job.referenced, "empty or null scrape config section"),
             }
         }
-        scrape::check_unique_jobs(&self.scrape_configs, problems);
+        wk_collect::scrape::check_unique_jobs(&self.scrape_configs, problems);
         for (rule, at) in entries(&self.alerting.alert_relabel_configs, "alert relabeling rule", problems) {
             rule.validate(at, problems);
         }
@@ -185,75 +178,6 @@ impl Config {
                 problems.warning(Location::UNKNOWN, format!("{section} is not supported yet and is ignored"));
             }
         }
-    }
-}
-
-/// Reads a section that may be written empty (`web:` alone) as its defaults.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-/// Non-null entries of a list whose items may be written as `-` alone; each null entry
-/// is reported as `empty or null {what}`.
-pub(crate) fn entries<'a, T>(
-    list: &'a [Spanned<Option<T>>],
-    what: &str,
-    problems: &mut Problems,
-) -> Vec<(&'a T, Location)> {
-    let mut out = Vec::with_capacity(list.len());
-    for item in list {
-        match &item.value {
-            Some(value) => out.push((value, item.referenced)),
-            None => problems.error(item.referenced, format!("empty or null {what}")),
-        }
-    }
-    out
-}
-
-/// How serious a configuration finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
-    /// The configuration is rejected.
-    Error,
-    /// The configuration is accepted; something in it is ignored or discouraged.
-    Warning,
-}
-
-/// One finding, with the position it concerns (line and column are 1-based; 0 when
-/// the finding concerns the file as a whole).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// Error or warning.
-    pub severity: Severity,
-    /// 1-based line, 0 if unknown.
-    pub line: u64,
-    /// 1-based column, 0 if unknown.
-    pub column: u64,
-    /// What is wrong, in words an operator can act on.
-    pub message: String,
-}
-
-/// The findings of one load, collected so that all of them can be reported at once.
-#[derive(Debug, Default)]
-pub struct Problems(Vec<Diagnostic>);
-
-impl Problems {
-    fn push(&mut self, severity: Severity, at: Location, message: impl Into<String>) {
-        self.0.push(Diagnostic { severity, line: at.line(), column: at.column(), message: message.into() });
-    }
-
-    /// Adds an error at `at`.
-    pub fn error(&mut self, at: Location, message: impl Into<String>) {
-        self.push(Severity::Error, at, message);
-    }
-
-    /// Adds a warning at `at`.
-    pub fn warning(&mut self, at: Location, message: impl Into<String>) {
-        self.push(Severity::Warning, at, message);
     }
 }
 
@@ -344,13 +268,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
                     format!("{key_path}: {message}")
                 };
                 problems.error(at, message);
-                return Err(ConfigError::Invalid { path: path.to_owned(), problems: problems.0 });
+                return Err(ConfigError::Invalid { path: path.to_owned(), problems: problems.into_sorted() });
             }
         }
     };
     config.validate(&mut problems);
-    let mut findings = problems.0;
-    findings.sort_by_key(|d| (d.line, d.column));
+    let findings = problems.into_sorted();
     if findings.iter().any(|d| d.severity == Severity::Error) {
         return Err(ConfigError::Invalid { path: path.to_owned(), problems: findings });
     }
@@ -396,15 +319,6 @@ fn strip_location_suffix(text: &str) -> &str {
     match text.rfind(" at line ") {
         Some(pos) if text[pos..].contains("column") => &text[..pos],
         _ => text,
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Error => "error",
-            Self::Warning => "warning",
-        })
     }
 }
 

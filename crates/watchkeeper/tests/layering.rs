@@ -6,7 +6,7 @@ use std::process::Command;
 fn floor(crate_name: &str) -> Option<u8> {
     Some(match crate_name {
         "wk-model" => 0,
-        "wk-storage" | "wk-wal" | "wk-ingest" => 1,
+        "wk-config" | "wk-storage" | "wk-wal" | "wk-ingest" => 1,
         "wk-promql" | "wk-logql" | "wk-tsdb" | "wk-logs" | "wk-meta" => 2,
         "wk-collect" | "wk-rules" | "wk-alerting" | "wk-notify" => 3,
         "wk-api" | "wk-ui" => 4,

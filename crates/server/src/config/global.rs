@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ByteSize, PromDuration};
+use wk_collect::scrape::ScrapeDefaults;
+use wk_config::{ByteSize, PromDuration};
 
 /// Defaults that apply to every scrape job and rule group unless they override them.
 /// Field names, meanings and defaults are Prometheus's.
@@ -80,6 +81,25 @@ impl GlobalConfig {
     /// The scrape timeout in force: the configured one, or 10s capped at the interval.
     pub fn scrape_timeout(&self) -> PromDuration {
         self.scrape_timeout.unwrap_or_else(|| PromDuration::from_secs(10).min(self.scrape_interval))
+    }
+}
+
+impl GlobalConfig {
+    /// What scrape jobs inherit from this section.
+    pub fn scrape_defaults(&self) -> ScrapeDefaults {
+        ScrapeDefaults {
+            scrape_interval: self.scrape_interval,
+            scrape_timeout: self.scrape_timeout(),
+            body_size_limit: self.body_size_limit,
+            sample_limit: self.sample_limit,
+            target_limit: self.target_limit,
+            label_limit: self.label_limit,
+            label_name_length_limit: self.label_name_length_limit,
+            label_value_length_limit: self.label_value_length_limit,
+            keep_dropped_targets: self.keep_dropped_targets,
+            metric_name_validation_scheme: self.metric_name_validation_scheme.map(|s| s.as_str().to_owned()),
+            metric_name_escaping_scheme: self.metric_name_escaping_scheme.clone(),
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Value;
+use wk_config::Value;
 
 /// Where and how data is stored.
 #[derive(Clone, Debug, Deserialize, Serialize)]

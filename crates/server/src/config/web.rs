@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ByteSize, PromDuration};
+use wk_config::{ByteSize, PromDuration};
 
 /// The default listen address: loopback only, so nothing is exposed unauthenticated
 /// unless the operator says so.

@@ -3,9 +3,7 @@
 //! targets and samples belongs to the scraper.
 
 use serde::{Deserialize, Serialize};
-use serde_saphyr::{Location, Spanned};
-
-use super::Problems;
+use wk_config::{Location, Problems, Spanned, unspanned};
 
 /// One relabeling rule. Defaults are Prometheus's: separator `;`, regex `(.*)`,
 /// replacement `$1`, action `replace`.
@@ -30,7 +28,7 @@ pub struct RelabelConfig {
 }
 
 /// The relabeling actions, owned by the crate that applies them.
-pub use wk_collect::relabel::Action as RelabelAction;
+pub use super::Action as RelabelAction;
 
 impl Default for RelabelConfig {
     fn default() -> Self {
@@ -46,19 +44,15 @@ impl Default for RelabelConfig {
     }
 }
 
-fn unspanned<T>(value: T) -> Spanned<T> {
-    Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
-}
-
 impl RelabelConfig {
     /// The regex as configured, or Prometheus's default `(.*)`.
     pub fn regex_source(&self) -> &str {
         self.regex.value.as_deref().unwrap_or("(.*)")
     }
 
-    /// Compiles the rule for [`wk_collect::relabel::process`].
-    pub fn compile(&self) -> Result<wk_collect::relabel::Rule, regex::Error> {
-        wk_collect::relabel::Rule::new(
+    /// Compiles the rule for [`super::process`].
+    pub fn compile(&self) -> Result<super::Rule, regex::Error> {
+        super::Rule::new(
             self.action.value,
             self.source_labels.clone(),
             &self.separator,

@@ -6,10 +6,37 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use serde_saphyr::{Location, Spanned};
+use wk_config::{ByteSize, Location, Problems, PromDuration, Secret, Spanned, Value, entries};
 
-use super::http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig, validate_auth};
-use super::{ByteSize, GlobalConfig, Problems, PromDuration, RelabelConfig, Secret, Value, entries};
+use crate::http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig, validate_auth};
+use crate::relabel::RelabelConfig;
+
+/// The `global:` settings a scrape job inherits when it does not set its own.
+#[derive(Clone, Debug, Default)]
+pub struct ScrapeDefaults {
+    /// `global.scrape_interval`.
+    pub scrape_interval: PromDuration,
+    /// `global.scrape_timeout`, already capped at the global interval.
+    pub scrape_timeout: PromDuration,
+    /// `global.body_size_limit`.
+    pub body_size_limit: ByteSize,
+    /// `global.sample_limit`.
+    pub sample_limit: u64,
+    /// `global.target_limit`.
+    pub target_limit: u64,
+    /// `global.label_limit`.
+    pub label_limit: u64,
+    /// `global.label_name_length_limit`.
+    pub label_name_length_limit: u64,
+    /// `global.label_value_length_limit`.
+    pub label_value_length_limit: u64,
+    /// `global.keep_dropped_targets`.
+    pub keep_dropped_targets: u64,
+    /// `global.metric_name_validation_scheme`.
+    pub metric_name_validation_scheme: Option<String>,
+    /// `global.metric_name_escaping_scheme`.
+    pub metric_name_escaping_scheme: Option<String>,
+}
 
 /// One scrape job.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -423,13 +450,13 @@ impl Default for HttpSdConfig {
 impl ScrapeConfig {
     /// Fills unset fields from `global` the way Prometheus does, then checks the job,
     /// adding every problem found.
-    pub(crate) fn finalize(&mut self, global: &GlobalConfig, at: Location, problems: &mut Problems) {
+    pub fn finalize(&mut self, global: &ScrapeDefaults, at: Location, problems: &mut Problems) {
         let job = self.job_name.value.clone();
         if job.is_empty() {
             problems.error(at, "job_name is empty");
         }
         let interval = *self.scrape_interval.get_or_insert(global.scrape_interval);
-        let timeout = *self.scrape_timeout.get_or_insert(global.scrape_timeout().min(interval));
+        let timeout = *self.scrape_timeout.get_or_insert(global.scrape_timeout.min(interval));
         if timeout > interval {
             problems.error(
                 at,
@@ -447,7 +474,7 @@ impl ScrapeConfig {
         }
         check_protocols(&self.scrape_protocols, self.fallback_scrape_protocol.as_deref(), at, problems);
         check_name_schemes(
-            self.metric_name_validation_scheme.as_deref().or(global.metric_name_validation_scheme.map(|s| s.as_str())),
+            self.metric_name_validation_scheme.as_deref().or(global.metric_name_validation_scheme.as_deref()),
             self.metric_name_escaping_scheme.as_deref().or(global.metric_name_escaping_scheme.as_deref()),
             at,
             problems,
@@ -569,7 +596,7 @@ impl ScrapeConfig {
 pub const SCRAPE_PROTOCOLS: [&str; 5] =
     ["PrometheusProto", "OpenMetricsText0.0.1", "OpenMetricsText1.0.0", "PrometheusText0.0.4", "PrometheusText1.0.0"];
 
-pub(crate) fn check_protocols(list: &[String], fallback: Option<&str>, at: Location, problems: &mut Problems) {
+pub fn check_protocols(list: &[String], fallback: Option<&str>, at: Location, problems: &mut Problems) {
     let mut seen = HashSet::new();
     for protocol in list {
         if !SCRAPE_PROTOCOLS.contains(&protocol.as_str()) {
@@ -590,12 +617,7 @@ pub(crate) fn check_protocols(list: &[String], fallback: Option<&str>, at: Locat
     }
 }
 
-pub(crate) fn check_name_schemes(
-    validation: Option<&str>,
-    escaping: Option<&str>,
-    at: Location,
-    problems: &mut Problems,
-) {
+pub fn check_name_schemes(validation: Option<&str>, escaping: Option<&str>, at: Location, problems: &mut Problems) {
     if let Some(v) = validation
         && v != "utf8"
         && v != "legacy"
@@ -635,7 +657,7 @@ fn validate_http_url(url: &str) -> Result<(), String> {
 }
 
 /// Reports scrape jobs that share a name.
-pub(crate) fn check_unique_jobs(jobs: &[Spanned<Option<ScrapeConfig>>], problems: &mut Problems) {
+pub fn check_unique_jobs(jobs: &[Spanned<Option<ScrapeConfig>>], problems: &mut Problems) {
     let mut seen = HashSet::new();
     for job in jobs.iter().filter_map(|j| j.value.as_ref()) {
         if !seen.insert(job.job_name.value.as_str()) {

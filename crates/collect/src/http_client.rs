@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Problems, Secret};
+use wk_config::{Problems, Secret};
 
 /// `basic_auth:` — a user name and a password given inline or by file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -122,8 +122,8 @@ pub struct HeaderValues {
 }
 
 /// Checks one client's authentication settings for the conflicts Prometheus rejects.
-pub(crate) fn validate_auth(
-    at: serde_saphyr::Location,
+pub fn validate_auth(
+    at: wk_config::Location,
     basic_auth: Option<&BasicAuth>,
     authorization: Option<&Authorization>,
     oauth2: Option<&OAuth2>,
