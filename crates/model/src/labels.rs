@@ -11,7 +11,7 @@ mod builder;
 use std::cmp::Ordering;
 use std::fmt;
 
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 pub use builder::{LabelsBuilder, is_valid_label_name, is_valid_metric_name};
 
@@ -98,18 +98,13 @@ impl Labels {
         self.data.len()
     }
 
-    /// Returns a stable 64-bit hash: xxh3 over each name and value in order, each
-    /// followed by the byte `0xff` (which never occurs in UTF-8). Stable across
-    /// processes and versions; engines may persist it.
+    /// Returns a stable 64-bit hash: xxh3 over the sorted pairs in their canonical
+    /// length-prefixed encoding (one contiguous buffer, so hashing is a single pass).
+    /// The encoding is canonical, so equal sets hash equally; it is stable across
+    /// processes and versions and engines may persist it (changing the encoding
+    /// therefore needs a format version bump).
     pub fn stable_hash(&self) -> u64 {
-        let mut h = Xxh3::new();
-        for (name, value) in self.iter() {
-            h.update(name.as_bytes());
-            h.update(&[0xff]);
-            h.update(value.as_bytes());
-            h.update(&[0xff]);
-        }
-        h.digest()
+        xxh3_64(self.data.as_bytes())
     }
 }
 

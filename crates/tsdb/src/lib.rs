@@ -5,7 +5,7 @@
 //!   `wk_storage::Appender`, [`HeadQuerier`] implements `wk_storage::Querier`.
 //! - [`index`]: the series registry (interned labels, dense refs) and postings.
 //! - [`chunk`]: the XOR chunk codec samples are compressed with.
-//! - [`error`]: [`TsdbError`].
+//! - [`error`] defines [`TsdbError`], the crate's one error type.
 //!
 //! The WAL, persistent blocks and compaction come next; see `docs/benchmarks.md`
 //! for measured figures.

@@ -107,20 +107,20 @@ fn classify(p: &str) -> Option<Kind> {
     if is_plain(p) {
         return Some(Kind::Literal(p.into()));
     }
-    if let Some(mid) = p.strip_prefix(".*").and_then(|r| r.strip_suffix(".*")) {
-        if is_plain(mid) {
-            return Some(Kind::Contains(mid.into()));
-        }
+    if let Some(mid) = p.strip_prefix(".*").and_then(|r| r.strip_suffix(".*"))
+        && is_plain(mid)
+    {
+        return Some(Kind::Contains(mid.into()));
     }
-    if let Some(prefix) = p.strip_suffix(".*") {
-        if is_plain(prefix) {
-            return Some(Kind::Prefix(prefix.into()));
-        }
+    if let Some(prefix) = p.strip_suffix(".*")
+        && is_plain(prefix)
+    {
+        return Some(Kind::Prefix(prefix.into()));
     }
-    if let Some(suffix) = p.strip_prefix(".*") {
-        if is_plain(suffix) {
-            return Some(Kind::Suffix(suffix.into()));
-        }
+    if let Some(suffix) = p.strip_prefix(".*")
+        && is_plain(suffix)
+    {
+        return Some(Kind::Suffix(suffix.into()));
     }
     let alternatives: Vec<&str> = p.split('|').collect();
     if alternatives.len() > 1 && alternatives.iter().all(|a| is_plain(a)) {

@@ -98,7 +98,10 @@ impl Appender for HeadAppender<'_> {
     /// failures here.
     fn commit(&mut self) -> Result<CommitSummary, AppendError> {
         let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_by_key(|p| p.r.index() % SHARDS);
+        // Start at a shard that depends on the batch, so that concurrent committers
+        // do not walk the shards in lockstep.
+        let start = pending.first().map_or(0, |p| p.r.index().wrapping_mul(31));
+        pending.sort_by_key(|p| (p.r.index() % SHARDS + SHARDS - start % SHARDS) % SHARDS);
         let (window, chunk_samples) = (self.head.opts.ooo_window_ms, self.head.opts.chunk_samples);
         let mut summary = CommitSummary::default();
         for group in pending.chunk_by(|a, b| a.r.index() % SHARDS == b.r.index() % SHARDS) {

@@ -34,6 +34,10 @@ pub(crate) struct MemSeries {
     open_mint: i64,
     closed: Vec<ClosedChunk>,
     /// Sorted, distinct-timestamp samples older than the newest in-order sample.
+    #[expect(
+        clippy::box_collection,
+        reason = "8 bytes per series instead of 24 for a rarely used list"
+    )]
     ooo: Option<Box<Vec<Sample>>>,
 }
 
@@ -120,10 +124,10 @@ impl MemSeries {
     /// Returns the value bits stored at exactly `t`, searching the out-of-order
     /// list and the one chunk whose range covers `t`.
     fn value_at(&self, t: i64) -> Result<Option<u64>, AppendError> {
-        if let Some(ooo) = &self.ooo {
-            if let Ok(i) = ooo.binary_search_by_key(&t, |s| s.t) {
-                return Ok(Some(ooo[i].v.to_bits()));
-            }
+        if let Some(ooo) = &self.ooo
+            && let Ok(i) = ooo.binary_search_by_key(&t, |s| s.t)
+        {
+            return Ok(Some(ooo[i].v.to_bits()));
         }
         let bytes: &[u8] = if self.open.count() > 0 && t >= self.open_mint {
             self.open.bytes()

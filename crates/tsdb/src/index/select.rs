@@ -81,10 +81,10 @@ impl Index {
         keep: impl Fn(&str) -> bool,
     ) {
         for &v in self.postings.values(name) {
-            if keep(self.strings.resolve(v)) {
-                if let Some(p) = self.postings.get(name, v) {
-                    *out |= p;
-                }
+            if keep(self.strings.resolve(v))
+                && let Some(p) = self.postings.get(name, v)
+            {
+                *out |= p;
             }
         }
     }
