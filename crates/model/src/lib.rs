@@ -9,6 +9,8 @@
 //!   anchored regexes and fast paths that skip the regex engine for common shapes.
 //! - [`error`]: [`ModelError`], the one error type of this crate.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod labels;
 pub mod matcher;

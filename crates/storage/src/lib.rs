@@ -11,6 +11,8 @@
 //!
 //! Engines (`wk-tsdb`) implement these traits; query crates depend only on this one.
 
+#![warn(missing_docs)]
+
 pub mod append;
 pub mod error;
 pub mod query;

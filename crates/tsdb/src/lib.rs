@@ -10,6 +10,8 @@
 //! The WAL, persistent blocks and compaction come next; see `docs/benchmarks.md`
 //! for measured figures.
 
+#![warn(missing_docs)]
+
 pub mod chunk;
 pub mod error;
 pub mod head;

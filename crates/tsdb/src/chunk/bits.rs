@@ -76,30 +76,41 @@ impl BitWriter {
     }
 }
 
-/// Reads bits from a byte slice; every read is bounds-checked and fails with
-/// [`TsdbError::CorruptChunk`] past the end.
+/// Reads bits from a byte slice through a 64-bit register refilled a byte at a
+/// time; every read is bounds-checked and fails with [`TsdbError::CorruptChunk`]
+/// past the end.
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     data: &'a [u8],
-    pos: usize,
+    /// Next byte of `data` to load into `buf`.
+    next: usize,
+    /// Unread bits, left-aligned (most significant first).
+    buf: u64,
+    /// Number of unread bits in `buf`.
+    valid: u32,
 }
 
 impl<'a> BitReader<'a> {
     /// Creates a reader positioned at bit 0 of `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        Self { data, pos: 0 }
+        Self {
+            data,
+            next: 0,
+            buf: 0,
+            valid: 0,
+        }
     }
 
     /// Returns the current bit position.
     pub fn position(&self) -> usize {
-        self.pos
+        self.next * 8 - self.valid as usize
     }
 
     /// Returns a corruption error at the current position.
     pub fn corrupt(&self, detail: &'static str) -> TsdbError {
         TsdbError::CorruptChunk {
             detail,
-            bit_offset: self.pos,
+            bit_offset: self.position(),
         }
     }
 
@@ -108,23 +119,37 @@ impl<'a> BitReader<'a> {
         Ok(self.read_bits(1)? == 1)
     }
 
+    fn refill(&mut self) {
+        while self.valid <= 56 && self.next < self.data.len() {
+            self.buf |= u64::from(self.data[self.next]) << (56 - self.valid);
+            self.valid += 8;
+            self.next += 1;
+        }
+    }
+
     /// Reads `nbits` (at most 64) bits as the low bits of a `u64`.
     pub fn read_bits(&mut self, nbits: u32) -> Result<u64, TsdbError> {
-        if nbits > 64 || self.pos + nbits as usize > self.data.len() * 8 {
-            return Err(self.corrupt("unexpected end of chunk"));
+        if nbits == 0 {
+            return Ok(0);
         }
-        let mut out = 0u64;
-        let mut left = nbits;
-        while left > 0 {
-            let byte = self.data[self.pos / 8];
-            let offset = (self.pos % 8) as u32;
-            let avail = 8 - offset;
-            let take = left.min(avail);
-            let bits = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
-            out = (out << take) | bits;
-            self.pos += take as usize;
-            left -= take;
+        if nbits > 64 {
+            return Err(self.corrupt("bit read wider than 64"));
         }
+        if nbits > self.valid {
+            self.refill();
+            if nbits > self.valid {
+                if nbits > 56 && self.next < self.data.len() {
+                    // The register holds at least 57 bits here; split the read.
+                    let high = self.read_bits(32)?;
+                    let low = self.read_bits(nbits - 32)?;
+                    return Ok((high << (nbits - 32)) | low);
+                }
+                return Err(self.corrupt("unexpected end of chunk"));
+            }
+        }
+        let out = self.buf >> (64 - nbits);
+        self.buf = self.buf.checked_shl(nbits).unwrap_or(0);
+        self.valid -= nbits;
         Ok(out)
     }
 }

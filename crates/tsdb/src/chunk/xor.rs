@@ -308,5 +308,4 @@ impl Iterator for XorIter<'_> {
 }
 
 #[cfg(test)]
-#[path = "xor_tests.rs"]
 mod tests;

@@ -29,7 +29,7 @@ impl<'h> HeadQuerier<'h> {
         maxt: i64,
     ) -> Vec<(Labels, SeriesRef)> {
         let index = self.head.index().read();
-        let mut refs: Vec<u32> = index
+        let refs: Vec<u32> = index
             .select_refs(matchers)
             .iter()
             .filter(|&r| {
@@ -37,10 +37,13 @@ impl<'h> HeadQuerier<'h> {
                     .with_series(SeriesRef(r), |s| s.overlaps(mint, maxt))
             })
             .collect();
-        refs.sort_unstable_by(|&a, &b| index.cmp_series(a, b));
-        refs.into_iter()
+        let mut series: Vec<(Labels, SeriesRef)> = refs
+            .into_iter()
             .map(|r| (index.labels(r), SeriesRef(r)))
-            .collect()
+            .collect();
+        drop(index);
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        series
     }
 }
 
@@ -60,7 +63,11 @@ fn materialize(
     for chunk in &snap.chunks {
         for s in XorIter::new(chunk).map_err(corrupt)? {
             let s = s.map_err(corrupt)?;
-            if mint <= s.t && s.t <= maxt {
+            // Head chunks hold strictly increasing timestamps.
+            if s.t > maxt {
+                break;
+            }
+            if mint <= s.t {
                 out.push(s);
             }
         }

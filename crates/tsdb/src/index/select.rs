@@ -15,25 +15,53 @@ use super::registry::Index;
 impl Index {
     /// Returns the refs of the series that match every matcher.
     pub fn select_refs(&self, matchers: &[Matcher]) -> RoaringBitmap {
-        let (mut narrow, widen): (Vec<&Matcher>, Vec<&Matcher>) =
+        let (narrow, widen): (Vec<&Matcher>, Vec<&Matcher>) =
             matchers.iter().partition(|m| !m.matches_empty());
-        narrow.sort_by_key(|m| m.set_values().is_none());
-        let mut result: Option<RoaringBitmap> = None;
+        // Single-pair postings are borrowed, smallest first; the others are computed
+        // (unions over matching values) and applied after them.
+        let mut exact: Vec<Option<&RoaringBitmap>> = Vec::new();
+        let mut computed: Vec<&Matcher> = Vec::new();
         for m in narrow {
+            match m.set_values().as_deref() {
+                Some([v]) => exact.push(self.pair(m.name(), v)),
+                _ => computed.push(m),
+            }
+        }
+        if exact.iter().any(Option::is_none) {
+            return RoaringBitmap::new();
+        }
+        let mut exact: Vec<&RoaringBitmap> = exact.into_iter().flatten().collect();
+        exact.sort_by_key(|p| p.len());
+        let mut result: Option<RoaringBitmap> = exact.first().map(|p| (*p).clone());
+        for p in exact.iter().skip(1) {
+            if let Some(r) = result.as_mut() {
+                *r &= *p;
+            }
+        }
+        for m in computed {
+            if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                return RoaringBitmap::new();
+            }
             let p = self.matching(m);
             result = Some(match result {
                 None => p,
                 Some(r) => r & p,
             });
-            if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
-                return RoaringBitmap::new();
-            }
         }
         let mut result = result.unwrap_or_else(|| self.postings.all().clone());
         for m in widen {
+            if result.is_empty() {
+                break;
+            }
             result -= self.not_matching(m);
         }
         result
+    }
+
+    /// Returns the postings of `name=value`, if any series has the pair.
+    fn pair(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
+        let (n, v) = (self.strings.get(name)?, self.strings.get(value)?);
+        self.postings.get(n, v)
     }
 
     /// Union of postings of the values of `m.name()` that `m` matches.
