@@ -121,7 +121,14 @@ fn push_len(out: &mut String, mut len: usize) {
 }
 
 /// Reads one length from the front of `s`; returns it and the rest.
+#[inline]
 fn take_len(s: &str) -> (usize, &str) {
+    // Fast path: a length below 128 is one ASCII byte.
+    if let Some(&b) = s.as_bytes().first()
+        && b < 0x80
+    {
+        return (usize::from(b), &s[1..]);
+    }
     let mut len = 0usize;
     let mut shift = 0;
     for (i, c) in s.char_indices() {

@@ -24,6 +24,7 @@ impl BitWriter {
     }
 
     /// Writes the low `nbits` (at most 64) of `value`, most significant first.
+    #[inline]
     pub fn write_bits(&mut self, value: u64, mut nbits: u32) {
         debug_assert!(nbits <= 64);
         while nbits > 0 {
@@ -115,10 +116,12 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads one bit.
+    #[inline]
     pub fn read_bit(&mut self) -> Result<bool, TsdbError> {
         Ok(self.read_bits(1)? == 1)
     }
 
+    #[inline]
     fn refill(&mut self) {
         while self.valid <= 56 && self.next < self.data.len() {
             self.buf |= u64::from(self.data[self.next]) << (56 - self.valid);
@@ -128,6 +131,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `nbits` (at most 64) bits as the low bits of a `u64`.
+    #[inline]
     pub fn read_bits(&mut self, nbits: u32) -> Result<u64, TsdbError> {
         if nbits == 0 {
             return Ok(0);

@@ -225,6 +225,7 @@ impl<'a> XorIter<'a> {
         usize::from(self.remaining) + usize::from(self.read)
     }
 
+    #[inline]
     fn decode(&mut self) -> Result<Sample, TsdbError> {
         match self.read {
             0 => {
@@ -246,6 +247,7 @@ impl<'a> XorIter<'a> {
         Ok(Sample::new(self.t, f64::from_bits(self.v)))
     }
 
+    #[inline]
     fn read_dod(&mut self) -> Result<i64, TsdbError> {
         let mut prefix = 0;
         while prefix < 4 && self.r.read_bit()? {
@@ -267,6 +269,7 @@ impl<'a> XorIter<'a> {
         })
     }
 
+    #[inline]
     fn read_value(&mut self) -> Result<(), TsdbError> {
         if !self.r.read_bit()? {
             return Ok(());
