@@ -1,7 +1,7 @@
 //! The in-memory head: recent samples of every active series.
 //!
 //! - `head.rs` (this file): [`Head`], its options, series creation and sharding.
-//! - [`series`]: per-series chunks and the order/duplicate rules.
+//! - `series`: per-series chunks and the order/duplicate rules.
 //! - [`append`]: [`HeadAppender`], the batch writer.
 //! - [`read`]: [`HeadQuerier`], reads with time filtering.
 //! - [`limits`]: [`Limits`] on new series.

@@ -17,6 +17,7 @@ struct Pending {
 
 /// Buffers samples for a [`Head`] and applies them on commit. One per writer
 /// thread; it borrows the head and keeps its buffers across commits for reuse.
+/// Dropping it without [`Appender::commit`] discards the batch, like a rollback.
 ///
 /// Checks happen twice: on `append` against committed data plus this batch's newest
 /// sample of the series (so callers learn of rejections at once), and again on
