@@ -1,0 +1,53 @@
+//! The read side of the contract.
+
+use wk_model::{Labels, Matcher, Sample};
+
+use crate::QueryError;
+
+/// A fallible iterator over the samples of one series, in ascending timestamp order.
+pub type SampleIter<'a> = Box<dyn Iterator<Item = Result<Sample, QueryError>> + Send + 'a>;
+
+/// One selected series: its labels and its samples inside the selected range.
+pub struct Series<'a> {
+    /// The full label set, including `__name__`.
+    pub labels: Labels,
+    /// The samples with `mint <= t <= maxt`, ascending; at least one.
+    pub samples: SampleIter<'a>,
+}
+
+impl std::fmt::Debug for Series<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Series")
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fallible iterator over selected series, sorted by label set
+/// (see `Labels`'s `Ord`).
+pub type SeriesSet<'a> = Box<dyn Iterator<Item = Result<Series<'a>, QueryError>> + Send + 'a>;
+
+/// Read access to an engine.
+///
+/// Time bounds are inclusive milliseconds. Results are snapshots taken lazily: a
+/// sample committed while a [`SeriesSet`] is being consumed may or may not appear,
+/// but every series is internally consistent.
+pub trait Querier {
+    /// Returns the series that match all `matchers` and have at least one sample in
+    /// `[mint, maxt]`, sorted by label set, each with its samples in that range.
+    /// With no matchers every series is selected.
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesSet<'_>, QueryError>;
+
+    /// Returns the sorted, distinct label names of the series matching `matchers`
+    /// (all series when empty).
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError>;
+
+    /// Returns the sorted, distinct values of label `name` over the series matching
+    /// `matchers` (all series when empty). Absent labels contribute no value.
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError>;
+}

@@ -1,0 +1,135 @@
+//! The batch writer of the head.
+
+use wk_model::{Labels, Sample};
+use wk_storage::{AppendError, Appender, CommitSummary, SeriesRef};
+
+use super::series::Accept;
+use super::{Head, SHARDS};
+use crate::index::mix_hash::MixMap;
+
+/// A sample accepted by [`Appender::append`], waiting for commit.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    r: SeriesRef,
+    t: i64,
+    v: f64,
+}
+
+/// Buffers samples for a [`Head`] and applies them on commit. One per writer
+/// thread; it borrows the head and keeps its buffers across commits for reuse.
+/// Dropping it without [`Appender::commit`] discards the batch, like a rollback.
+///
+/// Checks happen twice: on `append` against committed data plus this batch's newest
+/// sample of the series (so callers learn of rejections at once), and again on
+/// `commit` (because another appender may have written in between; such late
+/// rejections are reported in [`CommitSummary`]).
+#[derive(Debug)]
+pub struct HeadAppender<'h> {
+    head: &'h Head,
+    pending: Vec<Pending>,
+    /// Newest in-order `(t, value bits)` per series in this batch.
+    newest: MixMap<u32, (i64, u64)>,
+}
+
+impl<'h> HeadAppender<'h> {
+    pub(crate) fn new(head: &'h Head) -> Self {
+        Self {
+            head,
+            pending: Vec::new(),
+            newest: MixMap::default(),
+        }
+    }
+
+    /// Returns the number of samples buffered.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Returns true when nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn resolve(&self, hint: Option<SeriesRef>, labels: &Labels) -> Result<SeriesRef, AppendError> {
+        match hint {
+            Some(r) if self.head.contains(r) => Ok(r),
+            _ => self.head.get_or_create(labels),
+        }
+    }
+
+    fn check(&mut self, r: SeriesRef, sample: Sample) -> Result<Accept, AppendError> {
+        let newest = self.newest.get(&r.0).copied();
+        let window = self.head.opts.ooo_window_ms;
+        let accept = self.head.with_series(r, |s| {
+            let accept = s.check(sample.t, sample.v, window, newest)?;
+            let in_order = s.last().is_none_or(|(t, _)| sample.t > t)
+                && newest.is_none_or(|(t, _)| sample.t > t);
+            Ok::<_, AppendError>((accept, in_order))
+        });
+        let (accept, in_order) = accept.inspect_err(|e| self.head.stats.add_rejected(e, 1))?;
+        if accept != Accept::Duplicate && in_order {
+            self.newest.insert(r.0, (sample.t, sample.v.to_bits()));
+        }
+        Ok(accept)
+    }
+}
+
+impl Appender for HeadAppender<'_> {
+    /// See [`Appender::append`]. A `hint` is trusted when it names an existing series
+    /// (as in Prometheus): pass only refs returned for the same labels by this head.
+    fn append(
+        &mut self,
+        hint: Option<SeriesRef>,
+        labels: &Labels,
+        sample: Sample,
+    ) -> Result<SeriesRef, AppendError> {
+        let r = self.resolve(hint, labels)?;
+        if self.check(r, sample)? != Accept::Duplicate {
+            self.pending.push(Pending {
+                r,
+                t: sample.t,
+                v: sample.v,
+            });
+        }
+        Ok(r)
+    }
+
+    /// Applies the batch shard by shard (one lock per shard touched), in append
+    /// order within each series. Never fails in the head; the WAL will add I/O
+    /// failures here.
+    fn commit(&mut self) -> Result<CommitSummary, AppendError> {
+        let mut pending = std::mem::take(&mut self.pending);
+        // Start at a shard that depends on the batch, so that concurrent committers
+        // do not walk the shards in lockstep.
+        let start = pending.first().map_or(0, |p| p.r.index().wrapping_mul(31));
+        pending.sort_by_key(|p| (p.r.index() % SHARDS + SHARDS - start % SHARDS) % SHARDS);
+        let (window, chunk_samples) = (self.head.opts.ooo_window_ms, self.head.opts.chunk_samples);
+        let mut summary = CommitSummary::default();
+        for group in pending.chunk_by(|a, b| a.r.index() % SHARDS == b.r.index() % SHARDS) {
+            let mut shard = self.head.shard(group[0].r.index() % SHARDS);
+            for p in group {
+                match shard[p.r.index() / SHARDS].append(p.t, p.v, window, chunk_samples) {
+                    Ok(true) => summary.appended += 1,
+                    Ok(false) => {}
+                    Err(e) => match summary.rejected.iter_mut().find(|(r, _)| *r == e) {
+                        Some((_, n)) => *n += 1,
+                        None => summary.rejected.push((e, 1)),
+                    },
+                }
+            }
+        }
+        self.head.stats.add_appended(summary.appended);
+        for (e, n) in &summary.rejected {
+            self.head.stats.add_rejected(e, *n);
+        }
+        pending.clear();
+        self.pending = pending;
+        self.newest.clear();
+        Ok(summary)
+    }
+
+    fn rollback(&mut self) {
+        self.pending.clear();
+        self.newest.clear();
+    }
+}

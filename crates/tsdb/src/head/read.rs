@@ -1,0 +1,114 @@
+//! Reading the head.
+
+use wk_model::{Labels, Matcher, Sample};
+use wk_storage::{Querier, QueryError, Series, SeriesRef, SeriesSet};
+
+use super::Head;
+use super::series::Snapshot;
+use crate::chunk::XorIter;
+
+/// A [`Querier`] over a [`Head`]. Cheap to create; borrows the head. Each selected
+/// series is copied out under its shard lock when the iterator reaches it, so no
+/// lock is held while the caller consumes samples.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadQuerier<'h> {
+    head: &'h Head,
+}
+
+impl<'h> HeadQuerier<'h> {
+    pub(crate) fn new(head: &'h Head) -> Self {
+        Self { head }
+    }
+
+    /// Returns the refs matching `matchers` with data overlapping `[mint, maxt]`,
+    /// sorted by label set, with their labels.
+    fn sorted_series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(Labels, SeriesRef)> {
+        let index = self.head.index().read();
+        let refs: Vec<u32> = index
+            .select_refs(matchers)
+            .iter()
+            .filter(|&r| {
+                self.head
+                    .with_series(SeriesRef(r), |s| s.overlaps(mint, maxt))
+            })
+            .collect();
+        let mut series: Vec<(Labels, SeriesRef)> = refs
+            .into_iter()
+            .map(|r| (index.labels(r), SeriesRef(r)))
+            .collect();
+        drop(index);
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        series
+    }
+}
+
+/// Decodes a snapshot into the samples inside `[mint, maxt]`, merging the
+/// out-of-order list.
+fn materialize(
+    snap: Snapshot,
+    labels: &Labels,
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<Sample>, QueryError> {
+    let mut out = Vec::with_capacity(snap.chunks.len() * 120 + snap.ooo.len());
+    let corrupt = |e: crate::TsdbError| QueryError::Corrupt {
+        series: labels.to_string(),
+        detail: e.to_string(),
+    };
+    for chunk in &snap.chunks {
+        for s in XorIter::new(chunk).map_err(corrupt)? {
+            let s = s.map_err(corrupt)?;
+            // Head chunks hold strictly increasing timestamps.
+            if s.t > maxt {
+                break;
+            }
+            if mint <= s.t {
+                out.push(s);
+            }
+        }
+    }
+    if !snap.ooo.is_empty() {
+        out.extend_from_slice(&snap.ooo);
+        out.sort_by_key(|s| s.t);
+    }
+    Ok(out)
+}
+
+impl Querier for HeadQuerier<'_> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesSet<'_>, QueryError> {
+        let head = self.head;
+        let iter = self
+            .sorted_series(matchers, mint, maxt)
+            .into_iter()
+            .filter_map(move |(labels, r)| {
+                let snap = head.with_series(r, |s| s.snapshot(mint, maxt));
+                match materialize(snap, &labels, mint, maxt) {
+                    Ok(samples) if samples.is_empty() => None,
+                    Ok(samples) => Some(Ok(Series {
+                        labels,
+                        samples: Box::new(samples.into_iter().map(Ok)),
+                    })),
+                    Err(e) => Some(Err(e)),
+                }
+            });
+        Ok(Box::new(iter))
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
+        Ok(self.head.index().read().label_names(matchers))
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
+        Ok(self.head.index().read().label_values(name, matchers))
+    }
+}
