@@ -51,16 +51,12 @@ impl Labels {
             push_len(&mut data, value.len());
             data.push_str(value);
         }
-        Self {
-            data: data.into_boxed_str(),
-        }
+        Self { data: data.into_boxed_str() }
     }
 
     /// Validates and builds a set from unsorted pairs; see [`LabelsBuilder::build`]
     /// for the rules and failures. Pairs with an empty value are dropped.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> crate::Result<Self> {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> crate::Result<Self> {
         let mut b = LabelsBuilder::new();
         for (name, value) in pairs {
             b.add(name, value)?;
@@ -246,9 +242,6 @@ mod tests {
         let a = Labels::from_sorted([("a", "bc")]);
         let b = Labels::from_sorted([("ab", "c")]);
         assert_ne!(a.stable_hash(), b.stable_hash());
-        assert_eq!(
-            a.stable_hash(),
-            Labels::from_sorted([("a", "bc")]).stable_hash()
-        );
+        assert_eq!(a.stable_hash(), Labels::from_sorted([("a", "bc")]).stable_hash());
     }
 }

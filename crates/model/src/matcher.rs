@@ -52,23 +52,13 @@ pub struct Matcher {
 impl Matcher {
     /// Creates a matcher; fails with [`ModelError::InvalidRegex`] when `op` is a regex
     /// operator and `value` does not compile.
-    pub fn new(
-        op: MatchOp,
-        name: impl Into<String>,
-        value: impl Into<String>,
-    ) -> crate::Result<Self> {
+    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> crate::Result<Self> {
         let (name, value) = (name.into(), value.into());
         let re = match op {
             MatchOp::Re | MatchOp::Nre => Some(FastRegex::new(&value)?),
             MatchOp::Eq | MatchOp::Neq => None,
         };
-        let mut m = Self {
-            name,
-            op,
-            value,
-            re,
-            matches_empty: false,
-        };
+        let mut m = Self { name, op, value, re, matches_empty: false };
         m.matches_empty = m.matches("");
         Ok(m)
     }
@@ -145,10 +135,7 @@ impl fmt::Debug for Matcher {
 
 impl From<fast_path::CompileError> for ModelError {
     fn from(e: fast_path::CompileError) -> Self {
-        ModelError::InvalidRegex {
-            pattern: e.pattern,
-            message: e.message,
-        }
+        ModelError::InvalidRegex { pattern: e.pattern, message: e.message }
     }
 }
 

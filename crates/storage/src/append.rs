@@ -51,12 +51,7 @@ pub trait Appender {
     /// [`AppendError::TooOld`], [`AppendError::OutOfBounds`]), or the same timestamp
     /// with another value ([`AppendError::DuplicateSampleDifferentValue`]). The same
     /// timestamp with bit-identical value is accepted as a no-op.
-    fn append(
-        &mut self,
-        hint: Option<SeriesRef>,
-        labels: &Labels,
-        sample: Sample,
-    ) -> Result<SeriesRef, AppendError>;
+    fn append(&mut self, hint: Option<SeriesRef>, labels: &Labels, sample: Sample) -> Result<SeriesRef, AppendError>;
 
     /// Makes every buffered sample visible (and durable where the engine has a WAL)
     /// and empties the batch. An error means nothing of the batch was applied.

@@ -137,18 +137,9 @@ mod tests {
     #[test]
     fn messages_users_grep_for() {
         assert_eq!(AppendError::OutOfOrder.to_string(), "out of order sample");
-        assert_eq!(
-            AppendError::DuplicateSampleDifferentValue.to_string(),
-            "duplicate sample for timestamp"
-        );
-        let e = AppendError::SeriesLimit {
-            reason: LimitReason::MaxSeriesPerMetric,
-            limit: 5,
-        };
-        assert_eq!(
-            e.to_string(),
-            "per-metric series limit of 5 exceeded, rejecting new series"
-        );
+        assert_eq!(AppendError::DuplicateSampleDifferentValue.to_string(), "duplicate sample for timestamp");
+        let e = AppendError::SeriesLimit { reason: LimitReason::MaxSeriesPerMetric, limit: 5 };
+        assert_eq!(e.to_string(), "per-metric series limit of 5 exceeded, rejecting new series");
         assert_eq!(e.reason(), "max_series_per_metric");
     }
 }

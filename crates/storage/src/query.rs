@@ -17,9 +17,7 @@ pub struct Series<'a> {
 
 impl std::fmt::Debug for Series<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Series")
-            .field("labels", &self.labels)
-            .finish_non_exhaustive()
+        f.debug_struct("Series").field("labels", &self.labels).finish_non_exhaustive()
     }
 }
 
@@ -36,12 +34,7 @@ pub trait Querier {
     /// Returns the series that match all `matchers` and have at least one sample in
     /// `[mint, maxt]`, sorted by label set, each with its samples in that range.
     /// With no matchers every series is selected.
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<SeriesSet<'_>, QueryError>;
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError>;
 
     /// Returns the sorted, distinct label names of the series matching `matchers`
     /// (all series when empty).

@@ -34,13 +34,7 @@ impl Setup {
             .collect();
         app.commit().unwrap();
         drop(app);
-        Self {
-            head,
-            labels,
-            refs,
-            values,
-            t: fixture::T0,
-        }
+        Self { head, labels, refs, values, t: fixture::T0 }
     }
 
     fn scrape(&mut self, threads: usize, hints: bool) {
@@ -53,10 +47,7 @@ impl Setup {
             let range = part * per..((part + 1) * per).min(labels.len());
             for i in range {
                 let hint = if hints { refs[i] } else { None };
-                black_box(
-                    app.append(hint, &labels[i], Sample::new(t, values[i]))
-                        .unwrap(),
-                );
+                black_box(app.append(hint, &labels[i], Sample::new(t, values[i])).unwrap());
             }
             app.commit().unwrap();
         };
@@ -83,9 +74,7 @@ fn head_append(c: &mut Criterion) {
             });
         }
         let mut setup = Setup::new(n);
-        g.bench_function(BenchmarkId::new("1thread_label_lookup", n), |b| {
-            b.iter(|| setup.scrape(1, false))
-        });
+        g.bench_function(BenchmarkId::new("1thread_label_lookup", n), |b| b.iter(|| setup.scrape(1, false)));
     }
     g.finish();
 }

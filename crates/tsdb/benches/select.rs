@@ -63,12 +63,8 @@ fn select(c: &mut Criterion) {
     for (n, ms) in &cases {
         assert_eq!(consume(&head, ms, i64::MIN), n * SAMPLES as usize);
         g.throughput(Throughput::Elements(*n as u64));
-        g.bench_function(BenchmarkId::new("all_samples", n), |b| {
-            b.iter(|| consume(&head, ms, i64::MIN))
-        });
-        g.bench_function(BenchmarkId::new("last_5m", n), |b| {
-            b.iter(|| consume(&head, ms, last_t - 300_000))
-        });
+        g.bench_function(BenchmarkId::new("all_samples", n), |b| b.iter(|| consume(&head, ms, i64::MIN)));
+        g.bench_function(BenchmarkId::new("last_5m", n), |b| b.iter(|| consume(&head, ms, last_t - 300_000)));
     }
     g.finish();
 }

@@ -49,11 +49,7 @@ pub struct HeadOptions {
 
 impl Default for HeadOptions {
     fn default() -> Self {
-        Self {
-            chunk_samples: SAMPLES_PER_CHUNK,
-            ooo_window_ms: 0,
-            limits: Limits::default(),
-        }
+        Self { chunk_samples: SAMPLES_PER_CHUNK, ooo_window_ms: 0, limits: Limits::default() }
     }
 }
 
@@ -71,14 +67,10 @@ impl Head {
     /// Creates an empty head; fails when options are inconsistent.
     pub fn new(opts: HeadOptions) -> Result<Self, TsdbError> {
         if opts.chunk_samples < 2 {
-            return Err(TsdbError::InvalidOptions {
-                detail: "chunk_samples must be at least 2".into(),
-            });
+            return Err(TsdbError::InvalidOptions { detail: "chunk_samples must be at least 2".into() });
         }
         if opts.ooo_window_ms < 0 {
-            return Err(TsdbError::InvalidOptions {
-                detail: "ooo_window_ms must not be negative".into(),
-            });
+            return Err(TsdbError::InvalidOptions { detail: "ooo_window_ms must not be negative".into() });
         }
         Ok(Self {
             opts,
@@ -125,8 +117,7 @@ impl Head {
         if let Some(r) = self.index.read().lookup(labels, hash) {
             return Ok(SeriesRef(r));
         }
-        self.create(labels, hash)
-            .inspect_err(|e| self.stats.add_rejected(e, 1))
+        self.create(labels, hash).inspect_err(|e| self.stats.add_rejected(e, 1))
     }
 
     fn create(&self, labels: &Labels, hash: u64) -> Result<SeriesRef, AppendError> {
@@ -136,9 +127,7 @@ impl Head {
         if let Some(r) = index.lookup(labels, hash) {
             return Ok(SeriesRef(r));
         }
-        let per_metric = labels
-            .metric_name()
-            .map_or(0, |m| index.series_for_metric(m));
+        let per_metric = labels.metric_name().map_or(0, |m| index.series_for_metric(m));
         limits.check_counts(index.len() as u64, u64::from(per_metric))?;
         let r = index.create(labels, hash);
         let mut shard = self.shards[r as usize % SHARDS].lock();
@@ -180,8 +169,7 @@ impl Head {
             .iter()
             .map(|s| {
                 let s = s.lock();
-                s.capacity() * std::mem::size_of::<MemSeries>()
-                    + s.iter().map(MemSeries::heap_bytes).sum::<usize>()
+                s.capacity() * std::mem::size_of::<MemSeries>() + s.iter().map(MemSeries::heap_bytes).sum::<usize>()
             })
             .sum();
         series + self.index.read().heap_bytes_estimate()

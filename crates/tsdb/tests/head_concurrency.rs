@@ -19,12 +19,7 @@ fn parallel_appenders_lose_nothing() {
             s.spawn(move || {
                 let own: Vec<Labels> = (0..SERIES)
                     .map(|i| {
-                        Labels::from_pairs([
-                            ("__name__", "m"),
-                            ("th", &th.to_string()),
-                            ("i", &i.to_string()),
-                        ])
-                        .unwrap()
+                        Labels::from_pairs([("__name__", "m"), ("th", &th.to_string()), ("i", &i.to_string())]).unwrap()
                     })
                     .collect();
                 let shared = Labels::from_pairs([("__name__", "shared")]).unwrap();
@@ -57,21 +52,11 @@ fn parallel_appenders_lose_nothing() {
         done.store(true, Ordering::Relaxed);
     });
     let q = head.querier();
-    let all: Vec<_> = q
-        .select(&[Matcher::eq("__name__", "m")], 0, i64::MAX)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let all: Vec<_> = q.select(&[Matcher::eq("__name__", "m")], 0, i64::MAX).unwrap().map(Result::unwrap).collect();
     assert_eq!(all.len(), THREADS * SERIES);
     for s in all {
         assert_eq!(s.samples.count() as i64, SAMPLES);
     }
-    let shared: Vec<_> = q
-        .select(&[Matcher::eq("__name__", "shared")], 0, i64::MAX)
-        .unwrap()
-        .collect();
-    assert_eq!(
-        shared.into_iter().next().unwrap().unwrap().samples.count() as i64,
-        SAMPLES
-    );
+    let shared: Vec<_> = q.select(&[Matcher::eq("__name__", "shared")], 0, i64::MAX).unwrap().collect();
+    assert_eq!(shared.into_iter().next().unwrap().unwrap().samples.count() as i64, SAMPLES);
 }

@@ -18,9 +18,7 @@ fn series_pool() -> Vec<Labels> {
     for name in ["up", "cpu"] {
         for job in ["node", "api"] {
             for inst in ["", "a", "b"] {
-                out.push(
-                    Labels::from_pairs([("__name__", name), ("job", job), ("inst", inst)]).unwrap(),
-                );
+                out.push(Labels::from_pairs([("__name__", name), ("job", job), ("inst", inst)]).unwrap());
             }
         }
     }
@@ -31,19 +29,10 @@ fn values() -> Vec<f64> {
     vec![1.0, 2.0, STALE_NAN, f64::NAN, -0.0, 0.0]
 }
 
-fn model_append(
-    s: &mut BTreeMap<i64, u64>,
-    t: i64,
-    v: f64,
-    window: i64,
-) -> Result<bool, AppendError> {
+fn model_append(s: &mut BTreeMap<i64, u64>, t: i64, v: f64, window: i64) -> Result<bool, AppendError> {
     let bits = v.to_bits();
     let same = |b: u64| {
-        if b == bits {
-            Ok(false)
-        } else {
-            Err(AppendError::DuplicateSampleDifferentValue)
-        }
+        if b == bits { Ok(false) } else { Err(AppendError::DuplicateSampleDifferentValue) }
     };
     if let Some((&lt, &lv)) = s.last_key_value() {
         if t == lt {
@@ -93,31 +82,16 @@ struct Batch {
 
 fn batches() -> impl Strategy<Value = Vec<Batch>> {
     let sample = (0usize..12, 0i64..60, 0usize..6);
-    let batch = (
-        prop::collection::vec(sample, 1..6),
-        prop::bool::weighted(0.85),
-    )
+    let batch = (prop::collection::vec(sample, 1..6), prop::bool::weighted(0.85))
         .prop_map(|(samples, commit)| Batch { samples, commit });
     prop::collection::vec(batch, 1..40)
 }
 
 fn queries() -> impl Strategy<Value = Vec<(Vec<usize>, i64, i64)>> {
-    prop::collection::vec(
-        (
-            prop::collection::vec(0usize..11, 0..3),
-            -5i64..65,
-            -5i64..65,
-        ),
-        1..12,
-    )
+    prop::collection::vec((prop::collection::vec(0usize..11, 0..3), -5i64..65, -5i64..65), 1..12)
 }
 
-fn check_queries(
-    head: &Head,
-    model: &Model,
-    created: &BTreeSet<Labels>,
-    qs: &[(Vec<usize>, i64, i64)],
-) {
+fn check_queries(head: &Head, model: &Model, created: &BTreeSet<Labels>, qs: &[(Vec<usize>, i64, i64)]) {
     let pool = matcher_pool();
     let q = head.querier();
     for (ms, mint, maxt) in qs {
@@ -129,10 +103,7 @@ fn check_queries(
             .map(|(l, s)| {
                 (
                     l.clone(),
-                    s.iter()
-                        .filter(|(t, _)| (*mint..=*maxt).contains(*t))
-                        .map(|(&t, &v)| (t, v))
-                        .collect::<Vec<_>>(),
+                    s.iter().filter(|(t, _)| (*mint..=*maxt).contains(*t)).map(|(&t, &v)| (t, v)).collect::<Vec<_>>(),
                 )
             })
             .filter(|(_, s)| !s.is_empty())
@@ -142,20 +113,14 @@ fn check_queries(
             .unwrap()
             .map(|s| {
                 let s = s.unwrap();
-                let samples = s
-                    .samples
-                    .map(|x| x.map(|x: Sample| (x.t, x.v.to_bits())))
-                    .collect::<Result<Vec<_>, _>>();
+                let samples = s.samples.map(|x| x.map(|x: Sample| (x.t, x.v.to_bits()))).collect::<Result<Vec<_>, _>>();
                 (s.labels, samples.unwrap())
             })
             .collect();
         assert_eq!(got, want, "select {ms:?} [{mint}, {maxt}]");
 
         let matching: Vec<&Labels> = created.iter().filter(|l| sel(l)).collect();
-        let names: BTreeSet<String> = matching
-            .iter()
-            .flat_map(|l| l.iter().map(|(n, _)| n.to_owned()))
-            .collect();
+        let names: BTreeSet<String> = matching.iter().flat_map(|l| l.iter().map(|(n, _)| n.to_owned())).collect();
         let want_names: Vec<String> = if ms.is_empty() {
             created
                 .iter()
@@ -166,30 +131,14 @@ fn check_queries(
         } else {
             names.into_iter().collect()
         };
-        assert_eq!(
-            q.label_names(&ms).unwrap(),
-            want_names,
-            "label_names {ms:?}"
-        );
-        let values: BTreeSet<String> = matching
-            .iter()
-            .filter_map(|l| l.get("inst").map(str::to_owned))
-            .collect();
-        assert_eq!(
-            q.label_values("inst", &ms).unwrap(),
-            values.into_iter().collect::<Vec<_>>(),
-            "label_values {ms:?}"
-        );
+        assert_eq!(q.label_names(&ms).unwrap(), want_names, "label_names {ms:?}");
+        let values: BTreeSet<String> = matching.iter().filter_map(|l| l.get("inst").map(str::to_owned)).collect();
+        assert_eq!(q.label_values("inst", &ms).unwrap(), values.into_iter().collect::<Vec<_>>(), "label_values {ms:?}");
     }
 }
 
 fn run(window: i64, batches: &[Batch], qs: &[(Vec<usize>, i64, i64)]) {
-    let head = Head::new(HeadOptions {
-        chunk_samples: 4,
-        ooo_window_ms: window,
-        ..HeadOptions::default()
-    })
-    .unwrap();
+    let head = Head::new(HeadOptions { chunk_samples: 4, ooo_window_ms: window, ..HeadOptions::default() }).unwrap();
     let pool = series_pool();
     let vals = values();
     let mut model = Model::new();
@@ -210,11 +159,7 @@ fn run(window: i64, batches: &[Batch], qs: &[(Vec<usize>, i64, i64)]) {
             }
             if let Err(e) = &got {
                 got_rejected += 1;
-                assert_eq!(
-                    Err(e),
-                    want.as_ref().map(|_| ()),
-                    "append-time rejection must agree with the model"
-                );
+                assert_eq!(Err(e), want.as_ref().map(|_| ()), "append-time rejection must agree with the model");
             }
             if batch.samples.len() == 1 {
                 assert_eq!(got.is_ok(), want.is_ok());

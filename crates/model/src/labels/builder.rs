@@ -20,10 +20,7 @@ impl LabelsBuilder {
 
     /// Starts from an existing set, for relabeling-style edits.
     pub fn from_labels(labels: &Labels) -> Self {
-        let pairs = labels
-            .iter()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect();
+        let pairs = labels.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
         Self { pairs }
     }
 
@@ -42,9 +39,7 @@ impl LabelsBuilder {
     pub fn add(&mut self, name: &str, value: &str) -> crate::Result<&mut Self> {
         if let Some((_, v)) = self.pairs.iter().find(|(n, _)| n == name) {
             if v != value {
-                return Err(ModelError::DuplicateLabelName {
-                    name: name.to_owned(),
-                });
+                return Err(ModelError::DuplicateLabelName { name: name.to_owned() });
             }
             return Ok(self);
         }
@@ -64,23 +59,15 @@ impl LabelsBuilder {
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*` (the classic Prometheus rules; UTF-8 names of
     /// Prometheus 3 are not accepted yet).
     pub fn build(&self) -> crate::Result<Labels> {
-        let mut pairs: Vec<(&str, &str)> = self
-            .pairs
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let mut pairs: Vec<(&str, &str)> =
+            self.pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n.as_str(), v.as_str())).collect();
         pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (name, value) in &pairs {
             if !is_valid_label_name(name) {
-                return Err(ModelError::InvalidLabelName {
-                    name: (*name).to_owned(),
-                });
+                return Err(ModelError::InvalidLabelName { name: (*name).to_owned() });
             }
             if *name == METRIC_NAME && !is_valid_metric_name(value) {
-                return Err(ModelError::InvalidMetricName {
-                    name: (*value).to_owned(),
-                });
+                return Err(ModelError::InvalidMetricName { name: (*value).to_owned() });
             }
         }
         Ok(Labels::from_sorted(pairs))
@@ -117,10 +104,7 @@ mod tests {
         assert!(!is_valid_metric_name("1up"));
         let err = LabelsBuilder::new().set("a-b", "1").build().unwrap_err();
         assert_eq!(err, ModelError::InvalidLabelName { name: "a-b".into() });
-        let err = LabelsBuilder::new()
-            .set(METRIC_NAME, "x y")
-            .build()
-            .unwrap_err();
+        let err = LabelsBuilder::new().set(METRIC_NAME, "x y").build().unwrap_err();
         assert!(matches!(err, ModelError::InvalidMetricName { .. }));
     }
 

@@ -87,10 +87,8 @@ impl FastRegex {
 
 /// Compiles `pattern` the way Prometheus does: `^(?s:pattern)$`.
 pub fn anchored(pattern: &str) -> Result<Regex, CompileError> {
-    Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| CompileError {
-        pattern: pattern.to_owned(),
-        message: e.to_string(),
-    })
+    Regex::new(&format!("^(?s:{pattern})$"))
+        .map_err(|e| CompileError { pattern: pattern.to_owned(), message: e.to_string() })
 }
 
 fn is_plain(s: &str) -> bool {
@@ -157,18 +155,12 @@ mod tests {
     }
 
     fn pattern() -> impl Strategy<Value = String> {
-        let piece = prop::sample::select(vec![
-            "a", "b", "ab", "ba", ".*", ".+", "|", "\n", "é", ".", "x", "a*", "",
-        ]);
+        let piece = prop::sample::select(vec!["a", "b", "ab", "ba", ".*", ".+", "|", "\n", "é", ".", "x", "a*", ""]);
         prop::collection::vec(piece, 0..6).prop_map(|v| v.concat())
     }
 
     fn subject() -> impl Strategy<Value = String> {
-        prop::collection::vec(
-            prop::sample::select(vec!["a", "b", "x", "\n", "é", "."]),
-            0..6,
-        )
-        .prop_map(|v| v.concat())
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "x", "\n", "é", "."]), 0..6).prop_map(|v| v.concat())
     }
 
     proptest! {

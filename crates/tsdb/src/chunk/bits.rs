@@ -94,12 +94,7 @@ pub struct BitReader<'a> {
 impl<'a> BitReader<'a> {
     /// Creates a reader positioned at bit 0 of `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            next: 0,
-            buf: 0,
-            valid: 0,
-        }
+        Self { data, next: 0, buf: 0, valid: 0 }
     }
 
     /// Returns the current bit position.
@@ -109,10 +104,7 @@ impl<'a> BitReader<'a> {
 
     /// Returns a corruption error at the current position.
     pub fn corrupt(&self, detail: &'static str) -> TsdbError {
-        TsdbError::CorruptChunk {
-            detail,
-            bit_offset: self.position(),
-        }
+        TsdbError::CorruptChunk { detail, bit_offset: self.position() }
     }
 
     /// Reads one bit.
@@ -165,14 +157,7 @@ mod tests {
     #[test]
     fn writes_and_reads_mixed_widths() {
         let mut w = BitWriter::with_header(&[0xAB]);
-        let items = [
-            (1u64, 1u32),
-            (0b101, 3),
-            (u64::MAX, 64),
-            (0x1234, 14),
-            (0, 5),
-            (7, 3),
-        ];
+        let items = [(1u64, 1u32), (0b101, 3), (u64::MAX, 64), (0x1234, 14), (0, 5), (7, 3)];
         for (v, n) in items {
             w.write_bits(v, n);
         }

@@ -37,15 +37,7 @@ impl Default for XorAppender {
 impl XorAppender {
     /// Creates an empty chunk.
     pub fn new() -> Self {
-        Self {
-            w: BitWriter::with_header(&[0, 0]),
-            count: 0,
-            leading: NO_WINDOW,
-            trailing: 0,
-            t: 0,
-            t_delta: 0,
-            v: 0,
-        }
+        Self { w: BitWriter::with_header(&[0, 0]), count: 0, leading: NO_WINDOW, trailing: 0, t: 0, t_delta: 0, v: 0 }
     }
 
     /// Returns the number of samples appended.
@@ -97,10 +89,7 @@ impl XorAppender {
         }
         self.t = t;
         self.v = bits;
-        self.count = self
-            .count
-            .checked_add(1)
-            .expect("chunk sample count overflow");
+        self.count = self.count.checked_add(1).expect("chunk sample count overflow");
         self.w.bytes_mut()[..2].copy_from_slice(&self.count.to_be_bytes());
     }
 
@@ -202,10 +191,7 @@ impl<'a> XorIter<'a> {
     /// Starts decoding `chunk`; fails when it is shorter than its header.
     pub fn new(chunk: &'a [u8]) -> Result<Self, TsdbError> {
         let Some(header) = chunk.get(..2) else {
-            return Err(TsdbError::CorruptChunk {
-                detail: "chunk shorter than its header",
-                bit_offset: 0,
-            });
+            return Err(TsdbError::CorruptChunk { detail: "chunk shorter than its header", bit_offset: 0 });
         };
         Ok(Self {
             remaining: u16::from_be_bytes([header[0], header[1]]),
@@ -262,11 +248,7 @@ impl<'a> XorIter<'a> {
         };
         let raw = self.r.read_bits(nbits)? as i64;
         let half = 1i64 << (nbits - 1);
-        Ok(if raw > half {
-            raw - (1i64 << nbits)
-        } else {
-            raw
-        })
+        Ok(if raw > half { raw - (1i64 << nbits) } else { raw })
     }
 
     #[inline]

@@ -33,11 +33,7 @@ pub struct HeadAppender<'h> {
 
 impl<'h> HeadAppender<'h> {
     pub(crate) fn new(head: &'h Head) -> Self {
-        Self {
-            head,
-            pending: Vec::new(),
-            newest: MixMap::default(),
-        }
+        Self { head, pending: Vec::new(), newest: MixMap::default() }
     }
 
     /// Returns the number of samples buffered.
@@ -62,8 +58,7 @@ impl<'h> HeadAppender<'h> {
         let window = self.head.opts.ooo_window_ms;
         let accept = self.head.with_series(r, |s| {
             let accept = s.check(sample.t, sample.v, window, newest)?;
-            let in_order = s.last().is_none_or(|(t, _)| sample.t > t)
-                && newest.is_none_or(|(t, _)| sample.t > t);
+            let in_order = s.last().is_none_or(|(t, _)| sample.t > t) && newest.is_none_or(|(t, _)| sample.t > t);
             Ok::<_, AppendError>((accept, in_order))
         });
         let (accept, in_order) = accept.inspect_err(|e| self.head.stats.add_rejected(e, 1))?;
@@ -77,19 +72,10 @@ impl<'h> HeadAppender<'h> {
 impl Appender for HeadAppender<'_> {
     /// See [`Appender::append`]. A `hint` is trusted when it names an existing series
     /// (as in Prometheus): pass only refs returned for the same labels by this head.
-    fn append(
-        &mut self,
-        hint: Option<SeriesRef>,
-        labels: &Labels,
-        sample: Sample,
-    ) -> Result<SeriesRef, AppendError> {
+    fn append(&mut self, hint: Option<SeriesRef>, labels: &Labels, sample: Sample) -> Result<SeriesRef, AppendError> {
         let r = self.resolve(hint, labels)?;
         if self.check(r, sample)? != Accept::Duplicate {
-            self.pending.push(Pending {
-                r,
-                t: sample.t,
-                v: sample.v,
-            });
+            self.pending.push(Pending { r, t: sample.t, v: sample.v });
         }
         Ok(r)
     }

@@ -39,16 +39,11 @@ impl Limits {
     /// lock is taken.
     pub fn check_labels(&self, labels: &Labels) -> Result<(), AppendError> {
         if labels.is_empty() {
-            return Err(AppendError::InvalidLabels {
-                detail: "empty labelset".into(),
-            });
+            return Err(AppendError::InvalidLabels { detail: "empty labelset".into() });
         }
         let count = labels.len();
         if count > self.max_labels_per_series {
-            return Err(AppendError::TooManyLabels {
-                count,
-                limit: self.max_labels_per_series,
-            });
+            return Err(AppendError::TooManyLabels { count, limit: self.max_labels_per_series });
         }
         for (name, value) in labels {
             let too_long = |which, len, limit| AppendError::LabelLimit {
@@ -64,9 +59,7 @@ impl Limits {
                 return Err(too_long("value", value.len(), self.max_label_value_len));
             }
             if !is_valid_label_name(name) {
-                return Err(AppendError::InvalidLabels {
-                    detail: format!("invalid label name {name:?}"),
-                });
+                return Err(AppendError::InvalidLabels { detail: format!("invalid label name {name:?}") });
             }
         }
         Ok(())
@@ -76,10 +69,7 @@ impl Limits {
     /// series' metric name.
     pub fn check_counts(&self, total: u64, per_metric: u64) -> Result<(), AppendError> {
         if self.max_series > 0 && total >= self.max_series {
-            return Err(AppendError::SeriesLimit {
-                reason: LimitReason::MaxSeries,
-                limit: self.max_series,
-            });
+            return Err(AppendError::SeriesLimit { reason: LimitReason::MaxSeries, limit: self.max_series });
         }
         if self.max_series_per_metric > 0 && per_metric >= self.max_series_per_metric {
             return Err(AppendError::SeriesLimit {

@@ -22,25 +22,14 @@ impl<'h> HeadQuerier<'h> {
 
     /// Returns the refs matching `matchers` with data overlapping `[mint, maxt]`,
     /// sorted by label set, with their labels.
-    fn sorted_series(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Vec<(Labels, SeriesRef)> {
+    fn sorted_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, SeriesRef)> {
         let index = self.head.index().read();
         let refs: Vec<u32> = index
             .select_refs(matchers)
             .iter()
-            .filter(|&r| {
-                self.head
-                    .with_series(SeriesRef(r), |s| s.overlaps(mint, maxt))
-            })
+            .filter(|&r| self.head.with_series(SeriesRef(r), |s| s.overlaps(mint, maxt)))
             .collect();
-        let mut series: Vec<(Labels, SeriesRef)> = refs
-            .into_iter()
-            .map(|r| (index.labels(r), SeriesRef(r)))
-            .collect();
+        let mut series: Vec<(Labels, SeriesRef)> = refs.into_iter().map(|r| (index.labels(r), SeriesRef(r))).collect();
         drop(index);
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         series
@@ -49,17 +38,9 @@ impl<'h> HeadQuerier<'h> {
 
 /// Decodes a snapshot into the samples inside `[mint, maxt]`, merging the
 /// out-of-order list.
-fn materialize(
-    snap: Snapshot,
-    labels: &Labels,
-    mint: i64,
-    maxt: i64,
-) -> Result<Vec<Sample>, QueryError> {
+fn materialize(snap: Snapshot, labels: &Labels, mint: i64, maxt: i64) -> Result<Vec<Sample>, QueryError> {
     let mut out = Vec::with_capacity(snap.chunks.len() * 120 + snap.ooo.len());
-    let corrupt = |e: crate::TsdbError| QueryError::Corrupt {
-        series: labels.to_string(),
-        detail: e.to_string(),
-    };
+    let corrupt = |e: crate::TsdbError| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() };
     for chunk in &snap.chunks {
         for s in XorIter::new(chunk).map_err(corrupt)? {
             let s = s.map_err(corrupt)?;
@@ -80,27 +61,16 @@ fn materialize(
 }
 
 impl Querier for HeadQuerier<'_> {
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<SeriesSet<'_>, QueryError> {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError> {
         let head = self.head;
-        let iter = self
-            .sorted_series(matchers, mint, maxt)
-            .into_iter()
-            .filter_map(move |(labels, r)| {
-                let snap = head.with_series(r, |s| s.snapshot(mint, maxt));
-                match materialize(snap, &labels, mint, maxt) {
-                    Ok(samples) if samples.is_empty() => None,
-                    Ok(samples) => Some(Ok(Series {
-                        labels,
-                        samples: Box::new(samples.into_iter().map(Ok)),
-                    })),
-                    Err(e) => Some(Err(e)),
-                }
-            });
+        let iter = self.sorted_series(matchers, mint, maxt).into_iter().filter_map(move |(labels, r)| {
+            let snap = head.with_series(r, |s| s.snapshot(mint, maxt));
+            match materialize(snap, &labels, mint, maxt) {
+                Ok(samples) if samples.is_empty() => None,
+                Ok(samples) => Some(Ok(Series { labels, samples: Box::new(samples.into_iter().map(Ok)) })),
+                Err(e) => Some(Err(e)),
+            }
+        });
         Ok(Box::new(iter))
     }
 

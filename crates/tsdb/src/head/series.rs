@@ -34,10 +34,7 @@ pub(crate) struct MemSeries {
     open_mint: i64,
     closed: Vec<ClosedChunk>,
     /// Sorted, distinct-timestamp samples older than the newest in-order sample.
-    #[expect(
-        clippy::box_collection,
-        reason = "8 bytes per series instead of 24 for a rarely used list"
-    )]
+    #[expect(clippy::box_collection, reason = "8 bytes per series instead of 24 for a rarely used list")]
     ooo: Option<Box<Vec<Sample>>>,
 }
 
@@ -49,13 +46,7 @@ impl MemSeries {
 
     /// Decides whether `(t, v)` may be appended. `pending` is the newest in-order
     /// sample buffered by the calling appender but not committed yet.
-    pub fn check(
-        &self,
-        t: i64,
-        v: f64,
-        window: i64,
-        pending: Option<(i64, u64)>,
-    ) -> Result<Accept, AppendError> {
+    pub fn check(&self, t: i64, v: f64, window: i64, pending: Option<(i64, u64)>) -> Result<Accept, AppendError> {
         let last = match (self.last(), pending) {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
             (a, b) => a.or(b),
@@ -83,13 +74,7 @@ impl MemSeries {
 
     /// Checks and stores `(t, v)`, cutting the open chunk at `chunk_samples`.
     /// Returns true when a sample was stored (false for a duplicate).
-    pub fn append(
-        &mut self,
-        t: i64,
-        v: f64,
-        window: i64,
-        chunk_samples: u16,
-    ) -> Result<bool, AppendError> {
+    pub fn append(&mut self, t: i64, v: f64, window: i64, chunk_samples: u16) -> Result<bool, AppendError> {
         match self.check(t, v, window, None)? {
             Accept::Duplicate => Ok(false),
             Accept::InOrder => {
@@ -114,11 +99,7 @@ impl MemSeries {
     fn cut(&mut self) {
         let maxt = self.open.last().map_or(self.open_mint, |(t, _)| t);
         let full = std::mem::take(&mut self.open);
-        self.closed.push(ClosedChunk {
-            mint: self.open_mint,
-            maxt,
-            data: Arc::from(full.finish()),
-        });
+        self.closed.push(ClosedChunk { mint: self.open_mint, maxt, data: Arc::from(full.finish()) });
     }
 
     /// Returns the value bits stored at exactly `t`, searching the out-of-order
@@ -137,9 +118,7 @@ impl MemSeries {
                 None => return Ok(None),
             }
         };
-        let unavailable = |e: crate::TsdbError| AppendError::Unavailable {
-            detail: e.to_string(),
-        };
+        let unavailable = |e: crate::TsdbError| AppendError::Unavailable { detail: e.to_string() };
         for s in XorIter::new(bytes).map_err(unavailable)? {
             let s = s.map_err(unavailable)?;
             if s.t == t {
@@ -152,38 +131,23 @@ impl MemSeries {
     /// Returns true when the series may hold samples in `[mint, maxt]`.
     pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         let in_range = |lo: i64, hi: i64| lo <= maxt && mint <= hi;
-        self.open
-            .last()
-            .is_some_and(|(t, _)| in_range(self.open_mint, t))
+        self.open.last().is_some_and(|(t, _)| in_range(self.open_mint, t))
             || self.closed.iter().any(|c| in_range(c.mint, c.maxt))
-            || self
-                .ooo
-                .as_ref()
-                .is_some_and(|o| o.iter().any(|s| mint <= s.t && s.t <= maxt))
+            || self.ooo.as_ref().is_some_and(|o| o.iter().any(|s| mint <= s.t && s.t <= maxt))
     }
 
     /// Copies out what a reader needs for `[mint, maxt]`: shared closed chunks, a
     /// copy of the open chunk, and the out-of-order samples in range.
     pub fn snapshot(&self, mint: i64, maxt: i64) -> Snapshot {
-        let mut chunks: Vec<Arc<[u8]>> = self
-            .closed
-            .iter()
-            .filter(|c| c.mint <= maxt && mint <= c.maxt)
-            .map(|c| Arc::clone(&c.data))
-            .collect();
-        if self
-            .open
-            .last()
-            .is_some_and(|(t, _)| self.open_mint <= maxt && mint <= t)
-        {
+        let mut chunks: Vec<Arc<[u8]>> =
+            self.closed.iter().filter(|c| c.mint <= maxt && mint <= c.maxt).map(|c| Arc::clone(&c.data)).collect();
+        if self.open.last().is_some_and(|(t, _)| self.open_mint <= maxt && mint <= t) {
             chunks.push(Arc::from(self.open.bytes()));
         }
-        let ooo = self.ooo.as_ref().map_or_else(Vec::new, |o| {
-            o.iter()
-                .filter(|s| mint <= s.t && s.t <= maxt)
-                .copied()
-                .collect()
-        });
+        let ooo = self
+            .ooo
+            .as_ref()
+            .map_or_else(Vec::new, |o| o.iter().filter(|s| mint <= s.t && s.t <= maxt).copied().collect());
         Snapshot { chunks, ooo }
     }
 
@@ -198,11 +162,7 @@ impl MemSeries {
 }
 
 fn same_value(stored: u64, v: f64) -> Result<Accept, AppendError> {
-    if stored == v.to_bits() {
-        Ok(Accept::Duplicate)
-    } else {
-        Err(AppendError::DuplicateSampleDifferentValue)
-    }
+    if stored == v.to_bits() { Ok(Accept::Duplicate) } else { Err(AppendError::DuplicateSampleDifferentValue) }
 }
 
 /// A reader's private copy of one series' data in a time range.
@@ -221,20 +181,14 @@ mod tests {
         let mut s = MemSeries::default();
         assert!(s.append(10, 1.0, 0, 2).unwrap());
         assert!(!s.append(10, 1.0, 0, 2).unwrap());
-        assert_eq!(
-            s.append(10, 2.0, 0, 2),
-            Err(AppendError::DuplicateSampleDifferentValue)
-        );
+        assert_eq!(s.append(10, 2.0, 0, 2), Err(AppendError::DuplicateSampleDifferentValue));
         assert_eq!(s.append(9, 2.0, 0, 2), Err(AppendError::OutOfOrder));
         for t in 11..15 {
             s.append(t, t as f64, 5, 2).unwrap();
         }
         assert_eq!(s.closed.len(), 2);
         assert_eq!(s.append(8, 0.0, 5, 2), Err(AppendError::TooOld));
-        assert_eq!(
-            s.append(11, 0.5, 5, 2),
-            Err(AppendError::DuplicateSampleDifferentValue)
-        );
+        assert_eq!(s.append(11, 0.5, 5, 2), Err(AppendError::DuplicateSampleDifferentValue));
         assert!(!s.append(11, 11.0, 5, 2).unwrap());
         assert!(s.append(9, 9.0, 5, 2).unwrap());
         assert_eq!(s.value_at(9).unwrap(), Some(9.0f64.to_bits()));

@@ -36,10 +36,7 @@ impl HeadStats {
     }
 
     pub(crate) fn add_rejected(&self, e: &AppendError, n: u64) {
-        let i = REJECT_REASONS
-            .iter()
-            .position(|r| *r == e.reason())
-            .unwrap_or(REJECT_REASONS.len());
+        let i = REJECT_REASONS.iter().position(|r| *r == e.reason()).unwrap_or(REJECT_REASONS.len());
         self.rejected[i].fetch_add(n, Ordering::Relaxed);
     }
 
@@ -67,9 +64,6 @@ impl HeadStats {
 
     /// Returns the rejections counted for `reason` (an [`AppendError::reason`]).
     pub fn rejected_for(&self, reason: &str) -> u64 {
-        self.rejected()
-            .into_iter()
-            .find(|(r, _)| *r == reason)
-            .map_or(0, |(_, n)| n)
+        self.rejected().into_iter().find(|(r, _)| *r == reason).map_or(0, |(_, n)| n)
     }
 }

@@ -32,10 +32,7 @@ impl Index {
     /// Costs one pass over the label pairs (not over series).
     pub fn cardinality(&self, top_n: usize) -> CardinalityReport {
         let s = |id| self.strings.resolve(id).to_owned();
-        let metrics = self
-            .per_metric()
-            .map(|(v, n)| (s(v), u64::from(n)))
-            .collect();
+        let metrics = self.per_metric().map(|(v, n)| (s(v), u64::from(n))).collect();
         let mut by_name = Vec::new();
         let mut values_by_name = Vec::new();
         let mut pairs = Vec::new();
@@ -43,10 +40,7 @@ impl Index {
             let values = self.postings.values(name);
             let mut series = 0;
             for &v in values {
-                let n = self
-                    .postings
-                    .get(name, v)
-                    .map_or(0, roaring::RoaringBitmap::len);
+                let n = self.postings.get(name, v).map_or(0, roaring::RoaringBitmap::len);
                 series += n;
                 pairs.push((format!("{}={}", s(name), s(v)), n));
             }
@@ -80,18 +74,9 @@ mod tests {
         let r = idx.cardinality(2);
         assert_eq!(r.num_series, 3);
         assert_eq!(r.num_label_pairs, 4);
-        assert_eq!(
-            r.series_count_by_metric_name,
-            [("a".into(), 2), ("b".into(), 1)]
-        );
-        assert_eq!(
-            r.series_count_by_label_name,
-            [("__name__".into(), 3), ("cpu".into(), 3)]
-        );
+        assert_eq!(r.series_count_by_metric_name, [("a".into(), 2), ("b".into(), 1)]);
+        assert_eq!(r.series_count_by_label_name, [("__name__".into(), 3), ("cpu".into(), 3)]);
         assert_eq!(r.label_value_count_by_label_name[0], ("__name__".into(), 2));
-        assert_eq!(
-            r.series_count_by_label_pair,
-            [("__name__=a".into(), 2), ("cpu=0".into(), 2)]
-        );
+        assert_eq!(r.series_count_by_label_pair, [("__name__=a".into(), 2), ("cpu=0".into(), 2)]);
     }
 }

@@ -69,10 +69,6 @@ impl Postings {
     /// Returns the heap bytes of the bitmaps' serialized form, a lower bound of their
     /// memory, for reporting.
     pub fn bitmap_bytes(&self) -> usize {
-        self.pairs
-            .values()
-            .map(RoaringBitmap::serialized_size)
-            .sum::<usize>()
-            + self.all.serialized_size()
+        self.pairs.values().map(RoaringBitmap::serialized_size).sum::<usize>() + self.all.serialized_size()
     }
 }

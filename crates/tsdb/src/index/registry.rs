@@ -50,10 +50,7 @@ impl Index {
 
     /// Returns the number of series with metric name `name`.
     pub fn series_for_metric(&self, name: &str) -> u32 {
-        self.strings
-            .get(name)
-            .and_then(|id| self.per_metric.get(&id).copied())
-            .unwrap_or(0)
+        self.strings.get(name).and_then(|id| self.per_metric.get(&id).copied()).unwrap_or(0)
     }
 
     /// Registers a new series and returns its ref. The caller has checked that it
@@ -90,17 +87,12 @@ impl Index {
     /// internal invariant: refs come from this index).
     pub fn pairs(&self, r: u32) -> impl Iterator<Item = (StrId, StrId)> + '_ {
         let (start, end) = (self.offsets[r as usize], self.offsets[r as usize + 1]);
-        self.label_ids[start as usize..end as usize]
-            .chunks_exact(2)
-            .map(|p| (p[0], p[1]))
+        self.label_ids[start as usize..end as usize].chunks_exact(2).map(|p| (p[0], p[1]))
     }
 
     /// Rebuilds the label set of series `r`.
     pub fn labels(&self, r: u32) -> Labels {
-        Labels::from_sorted(
-            self.pairs(r)
-                .map(|(n, v)| (self.strings.resolve(n), self.strings.resolve(v))),
-        )
+        Labels::from_sorted(self.pairs(r).map(|(n, v)| (self.strings.resolve(n), self.strings.resolve(v))))
     }
 
     /// Returns true when series `r` has exactly `labels`.

@@ -15,8 +15,7 @@ use super::registry::Index;
 impl Index {
     /// Returns the refs of the series that match every matcher.
     pub fn select_refs(&self, matchers: &[Matcher]) -> RoaringBitmap {
-        let (narrow, widen): (Vec<&Matcher>, Vec<&Matcher>) =
-            matchers.iter().partition(|m| !m.matches_empty());
+        let (narrow, widen): (Vec<&Matcher>, Vec<&Matcher>) = matchers.iter().partition(|m| !m.matches_empty());
         // Single-pair postings are borrowed, smallest first; the others are computed
         // (unions over matching values) and applied after them.
         let mut exact: Vec<Option<&RoaringBitmap>> = Vec::new();
@@ -89,11 +88,7 @@ impl Index {
             return out;
         };
         if m.op() == MatchOp::Neq {
-            if let Some(p) = self
-                .strings
-                .get(m.value())
-                .and_then(|v| self.postings.get(name, v))
-            {
+            if let Some(p) = self.strings.get(m.value()).and_then(|v| self.postings.get(name, v)) {
                 out |= p;
             }
             return out;
@@ -102,12 +97,7 @@ impl Index {
         out
     }
 
-    fn union_values(
-        &self,
-        name: super::StrId,
-        out: &mut RoaringBitmap,
-        keep: impl Fn(&str) -> bool,
-    ) {
+    fn union_values(&self, name: super::StrId, out: &mut RoaringBitmap, keep: impl Fn(&str) -> bool) {
         for &v in self.postings.values(name) {
             if keep(self.strings.resolve(v))
                 && let Some(p) = self.postings.get(name, v)
@@ -121,21 +111,13 @@ impl Index {
     /// (all series when empty).
     pub fn label_names(&self, matchers: &[Matcher]) -> Vec<String> {
         let mut names: Vec<String> = if matchers.is_empty() {
-            self.postings
-                .names()
-                .map(|n| self.strings.resolve(n).to_owned())
-                .collect()
+            self.postings.names().map(|n| self.strings.resolve(n).to_owned()).collect()
         } else {
             let refs = self.select_refs(matchers);
-            let mut ids: Vec<super::StrId> = refs
-                .iter()
-                .flat_map(|r| self.pairs(r).map(|(n, _)| n))
-                .collect();
+            let mut ids: Vec<super::StrId> = refs.iter().flat_map(|r| self.pairs(r).map(|(n, _)| n)).collect();
             ids.sort_unstable();
             ids.dedup();
-            ids.into_iter()
-                .map(|n| self.strings.resolve(n).to_owned())
-                .collect()
+            ids.into_iter().map(|n| self.strings.resolve(n).to_owned()).collect()
         };
         names.sort_unstable();
         names
@@ -188,10 +170,7 @@ mod tests {
     }
 
     fn sel(idx: &Index, ms: &[(MatchOp, &str, &str)]) -> Vec<u32> {
-        let ms: Vec<_> = ms
-            .iter()
-            .map(|&(op, n, v)| Matcher::new(op, n, v).unwrap())
-            .collect();
+        let ms: Vec<_> = ms.iter().map(|&(op, n, v)| Matcher::new(op, n, v).unwrap()).collect();
         idx.select_refs(&ms).iter().collect()
     }
 
@@ -200,21 +179,12 @@ mod tests {
         let idx = index();
         use MatchOp::*;
         assert_eq!(sel(&idx, &[(Eq, "__name__", "up")]), [0, 1, 2]);
-        assert_eq!(
-            sel(&idx, &[(Eq, "__name__", "up"), (Neq, "job", "node")]),
-            [2]
-        );
-        assert_eq!(
-            sel(&idx, &[(Eq, "__name__", "up"), (Eq, "instance", "")]),
-            [2]
-        );
+        assert_eq!(sel(&idx, &[(Eq, "__name__", "up"), (Neq, "job", "node")]), [2]);
+        assert_eq!(sel(&idx, &[(Eq, "__name__", "up"), (Eq, "instance", "")]), [2]);
         assert_eq!(sel(&idx, &[(Re, "instance", "a|b")]), [0, 1]);
         assert_eq!(sel(&idx, &[(Re, "job", ".*")]), [0, 1, 2, 3]);
         assert_eq!(sel(&idx, &[(Nre, "instance", "a.*")]), [1, 2, 3]);
-        assert_eq!(
-            sel(&idx, &[(Re, "job", "n.+"), (Re, "instance", "b|c")]),
-            [1]
-        );
+        assert_eq!(sel(&idx, &[(Re, "job", "n.+"), (Re, "instance", "b|c")]), [1]);
         assert_eq!(sel(&idx, &[(Eq, "nope", "x")]), Vec::<u32>::new());
         assert_eq!(sel(&idx, &[]), [0, 1, 2, 3]);
     }

@@ -36,19 +36,14 @@ fn special_values_round_trip_bit_exactly() {
         1.5,
         1.5,
     ];
-    let samples: Vec<_> = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| Sample::new(i as i64 * 15_000 - 30_000, v))
-        .collect();
+    let samples: Vec<_> = values.iter().enumerate().map(|(i, &v)| Sample::new(i as i64 * 15_000 - 30_000, v)).collect();
     assert_bit_eq(&decode(&encode(&samples)).unwrap(), &samples);
 }
 
 #[test]
 fn regular_scrapes_compress_well() {
-    let samples: Vec<_> = (0..120)
-        .map(|i| Sample::new(1_700_000_000_000 + i * 15_000, 1000.0 + (i / 4) as f64))
-        .collect();
+    let samples: Vec<_> =
+        (0..120).map(|i| Sample::new(1_700_000_000_000 + i * 15_000, 1000.0 + (i / 4) as f64)).collect();
     let bytes = encode(&samples);
     assert!(bytes.len() < 120, "{} bytes for 120 samples", bytes.len());
     assert_bit_eq(&decode(&bytes).unwrap(), &samples);
@@ -56,19 +51,14 @@ fn regular_scrapes_compress_well() {
 
 #[test]
 fn truncated_chunks_fail_cleanly() {
-    let samples: Vec<_> = (0..50)
-        .map(|i| Sample::new(i * 1000, i as f64 * 0.1))
-        .collect();
+    let samples: Vec<_> = (0..50).map(|i| Sample::new(i * 1000, i as f64 * 0.1)).collect();
     let bytes = encode(&samples);
     for cut in 0..bytes.len() {
         let got: Vec<_> = match XorIter::new(&bytes[..cut]) {
             Ok(it) => it.collect(),
             Err(_) => continue,
         };
-        assert!(
-            got.last().is_some_and(Result::is_err),
-            "cut at {cut} did not fail"
-        );
+        assert!(got.last().is_some_and(Result::is_err), "cut at {cut} did not fail");
     }
 }
 
@@ -85,13 +75,7 @@ fn any_value() -> impl Strategy<Value = f64> {
 }
 
 fn any_timestamp_step() -> impl Strategy<Value = i64> {
-    prop_oneof![
-        Just(15_000i64),
-        0i64..100,
-        -100i64..100,
-        any::<i64>(),
-        (1i64 << 40)..(1i64 << 50),
-    ]
+    prop_oneof![Just(15_000i64), 0i64..100, -100i64..100, any::<i64>(), (1i64 << 40)..(1i64 << 50),]
 }
 
 proptest! {
