@@ -7,6 +7,7 @@
 //! read is skipped with a debug log line and counted in `node_scrape_collector_success`
 //! as node_exporter does, so one missing file never hides the others.
 
+pub mod agent;
 mod cpu;
 mod diskstats;
 mod filesystem;
@@ -17,6 +18,7 @@ mod system;
 
 use std::path::{Path, PathBuf};
 
+pub use agent::{HostAgent, HostAgentConfig, Round};
 pub use cpu::{StatError, parse_stat};
 pub use diskstats::parse_diskstats;
 pub use filesystem::{Mount, MountFilter, parse_mounts};

@@ -18,6 +18,7 @@ use serde_saphyr::{Location, Spanned};
 pub use global::{GlobalConfig, NameValidationScheme};
 pub use storage::StorageConfig;
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
+pub use wk_collect::host::HostAgentConfig;
 pub use wk_collect::http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig};
 pub use wk_collect::relabel::{Action as RelabelAction, RelabelConfig};
 pub use wk_collect::scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, ScrapeDefaults, StaticConfig};
@@ -64,6 +65,9 @@ pub struct Config {
     /// Storage settings.
     #[serde(deserialize_with = "null_as_default")]
     pub storage: StorageConfig,
+    /// The built-in host agent (node_exporter's metrics, on by default).
+    #[serde(deserialize_with = "null_as_default")]
+    pub host_agent: HostAgentConfig,
     /// Watchkeeper's HTTP server.
     #[serde(deserialize_with = "null_as_default")]
     pub web: WebConfig,
@@ -83,6 +87,7 @@ impl Default for Config {
             otlp: None,
             tracing: None,
             storage: StorageConfig::default(),
+            host_agent: HostAgentConfig::default(),
             web: WebConfig::default(),
         }
     }
@@ -150,6 +155,9 @@ impl Config {
                     format!("invalid rule file path {file:?}: only the last path element may be a glob"),
                 );
             }
+        }
+        if self.host_agent.interval.get().is_zero() {
+            problems.error(Location::UNKNOWN, "host_agent.interval must be greater than 0s");
         }
         if global.scrape_timeout() > global.scrape_interval {
             problems.error(at, "global scrape timeout greater than scrape interval");

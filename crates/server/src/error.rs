@@ -39,6 +39,9 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A storage engine could not be opened or closed.
+    #[error("storage: {0}")]
+    Storage(String),
     /// TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),

@@ -13,6 +13,7 @@
 //!   `/api/v1/status/config`) and its middleware (limits, timeouts, request metrics).
 //! - [`listener`]: the accept loop (plain or TLS) with graceful draining; [`tls`] keeps
 //!   the certificate fresh from disk.
+//! - [`storage`]: the storage engines, opened in the data directory.
 //! - [`reload`]: the live configuration and the reload procedure.
 //! - [`server`]: start, run until a signal, stop.
 
@@ -25,6 +26,7 @@ pub mod logging;
 pub mod reload;
 pub mod self_metrics;
 pub mod server;
+pub mod storage;
 pub mod tls;
 
 pub use error::{Error, Result};

@@ -16,6 +16,31 @@ use prometheus_client::registry::Registry;
 
 pub use process::ProcessCollector;
 
+use std::sync::{Arc, RwLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+
+/// Metrics of a subsystem that starts after the registry was built (the storage
+/// engine, the host agent): it encodes its families on each scrape of `/metrics`.
+pub trait LateMetrics: Send + Sync + std::fmt::Debug {
+    /// Encodes the subsystem's families.
+    fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error>;
+}
+
+#[derive(Debug, Default, Clone)]
+struct Late(Arc<RwLock<Vec<Arc<dyn LateMetrics>>>>);
+
+impl Collector for Late {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let sources = self.0.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for source in sources {
+            source.encode(&mut encoder)?;
+        }
+        Ok(())
+    }
+}
+
 /// Content type of the Prometheus text exposition format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Content type of OpenMetrics 1.0.0 text.
@@ -64,6 +89,7 @@ pub struct SelfMetrics {
     pub config_reload_failures: Counter,
     /// 1 once the server is ready to serve traffic.
     pub ready: Gauge,
+    late: Late,
 }
 
 impl SelfMetrics {
@@ -86,6 +112,8 @@ impl SelfMetrics {
             build_info,
         );
         registry.register_collector(Box::new(ProcessCollector::new()));
+        let late = Late::default();
+        registry.register_collector(Box::new(late.clone()));
 
         let http_requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -136,7 +164,18 @@ impl SelfMetrics {
             config_reloads,
             config_reload_failures,
             ready,
+            late,
         }
+    }
+
+    /// Adds a subsystem's metrics; they appear on `/metrics` from now on.
+    pub fn add_late(&self, source: Arc<dyn LateMetrics>) {
+        self.late.0.write().unwrap_or_else(|p| p.into_inner()).push(source);
+    }
+
+    /// Removes every late source (on shutdown, so stopped subsystems are released).
+    pub fn clear_late(&self) {
+        self.late.0.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// The registry, for subsystems to add their metrics while the server is built.

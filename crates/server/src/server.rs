@@ -19,6 +19,7 @@ use crate::http::{self, AppState, RequestLimits};
 use crate::listener::{self, ListenerOptions};
 use crate::reload::{LiveConfig, Overrides};
 use crate::self_metrics::SelfMetrics;
+use crate::storage::Storage;
 use crate::{Error, Result, tls};
 
 /// How to start a server.
@@ -40,6 +41,8 @@ pub struct Server {
     ready: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     serving: JoinHandle<bool>,
+    workers: Vec<JoinHandle<()>>,
+    storage: Storage,
     data_dir: DataDir,
 }
 
@@ -57,6 +60,8 @@ impl Server {
         let snapshot = config.get();
         let data_dir = DataDir::open(&snapshot.storage.path)?;
         tracing::info!(path = %data_dir.path().display(), "data directory locked");
+        let storage = Storage::open(data_dir.path())?;
+        metrics.add_late(storage.metrics());
 
         let web = &snapshot.web;
         let tls = web.tls_config.as_ref().map(tls::acceptor).transpose()?;
@@ -80,7 +85,18 @@ impl Server {
             drain_timeout: web.shutdown_timeout.get(),
         };
         let (stop, stop_rx) = watch::channel(false);
-        let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx));
+        let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx.clone()));
+        let mut workers = Vec::new();
+        if snapshot.host_agent.enabled {
+            let agent = wk_collect::host::HostAgent::new(&snapshot.host_agent, Default::default());
+            tracing::info!(instance = agent.instance(), interval = %snapshot.host_agent.interval, "host agent started");
+            workers.push(tokio::spawn(wk_collect::host::agent::run(
+                agent,
+                storage.appendable(),
+                snapshot.host_agent.interval.get(),
+                stop_rx,
+            )));
+        }
         ready.store(true, Ordering::Release);
         metrics.ready.set(1);
         if !local_addr.ip().is_loopback() {
@@ -91,7 +107,7 @@ impl Server {
         }
         let scheme = if web.tls_config.is_some() { "https" } else { "http" };
         tracing::info!(address = %local_addr, "Watchkeeper is listening on {scheme}://{local_addr}");
-        Ok(Self { local_addr, config, metrics, ready, stop, serving, data_dir })
+        Ok(Self { local_addr, config, metrics, ready, stop, serving, workers, storage, data_dir })
     }
 
     /// The address the server is bound to (useful with port 0).
@@ -109,6 +125,11 @@ impl Server {
         &self.metrics
     }
 
+    /// The storage engines.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     /// Stops in order and waits for in-flight requests. Returns an error only if
     /// connections were still open when the drain timeout ran out.
     pub async fn shutdown(self) -> Result<()> {
@@ -116,8 +137,14 @@ impl Server {
         self.metrics.ready.set(0);
         let _ = self.stop.send(true);
         let drained = self.serving.await.unwrap_or(false);
-        // Engines are flushed here as they arrive; the lock goes last.
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        self.metrics.clear_late();
+        let closed = self.storage.close();
+        // The lock goes last: no engine may write after it is released.
         drop(self.data_dir);
+        closed?;
         if drained {
             tracing::info!("shutdown complete");
             Ok(())

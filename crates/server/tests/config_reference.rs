@@ -11,6 +11,7 @@ const PLACES: &[(&str, &str)] = &[
     ("web.tls_config", "web:\n  tls_config:\n    cert_file: a\n    key_file: b\n    zzz_unknown: 1\n"),
     ("storage", "storage:\n  zzz_unknown: 1\n"),
     ("alerting", "alerting:\n  zzz_unknown: 1\n"),
+    ("host_agent", "host_agent:\n  zzz_unknown: 1\n"),
     ("scrape config", "scrape_configs:\n  - job_name: a\n    zzz_unknown: 1\n"),
     ("static_configs", "scrape_configs:\n  - job_name: a\n    static_configs:\n      - zzz_unknown: 1\n"),
     ("file_sd_configs", "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - zzz_unknown: 1\n"),

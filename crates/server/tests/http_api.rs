@@ -119,3 +119,32 @@ async fn second_server_on_the_same_data_directory_is_refused() {
     let again = env.start().await;
     again.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn host_agent_writes_into_storage_and_can_be_disabled() {
+    let env = TestEnv::new("host_agent:\n  interval: 1h\n  instance: test-host\n");
+    let server = env.start().await;
+    let addr = server.local_addr();
+    let mut series = 0.0;
+    for _ in 0..100 {
+        let metrics = request(addr, "GET", "/metrics", &[], "").await.body;
+        series = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("watchkeeper_tsdb_head_series "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if series > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(series > 20.0, "the first host agent round lands at start: {series} series");
+    server.shutdown().await.unwrap();
+
+    let env = TestEnv::new("host_agent:\n  enabled: false\n");
+    let server = env.start().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = request(server.local_addr(), "GET", "/metrics", &[], "").await.body;
+    assert!(metrics.contains("watchkeeper_tsdb_head_series 0"), "{metrics}");
+    server.shutdown().await.unwrap();
+}

@@ -61,3 +61,10 @@ pub trait Appender {
     /// until the engine's garbage collection.
     fn rollback(&mut self);
 }
+
+/// A store that hands out appenders: what collectors and ingesters hold, so they do
+/// not name a concrete engine.
+pub trait Appendable: Send + Sync {
+    /// Starts a new, empty batch.
+    fn appender(&self) -> Box<dyn Appender + '_>;
+}

@@ -17,6 +17,6 @@ pub mod append;
 pub mod error;
 pub mod query;
 
-pub use append::{Appender, CommitSummary, SeriesRef};
+pub use append::{Appendable, Appender, CommitSummary, SeriesRef};
 pub use error::{AppendError, LimitReason, QueryError, Result};
-pub use query::{Querier, SampleIter, Series, SeriesSet};
+pub use query::{Querier, Queryable, SampleIter, Series, SeriesSet};

@@ -44,3 +44,9 @@ pub trait Querier {
     /// `matchers` (all series when empty). Absent labels contribute no value.
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError>;
 }
+
+/// A store that hands out queriers: what query engines and the HTTP API hold.
+pub trait Queryable: Send + Sync {
+    /// A querier over the store's data as of now.
+    fn querier(&self) -> Box<dyn Querier + '_>;
+}

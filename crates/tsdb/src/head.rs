@@ -17,6 +17,7 @@ pub mod limits;
 pub mod read;
 pub(crate) mod series;
 pub mod stats;
+mod storage;
 
 use parking_lot::{Mutex, RwLock};
 use wk_model::Labels;
