@@ -8,12 +8,14 @@
 //! - [`host`]: the host agent; one file per source (`cpu.rs` for `/proc/stat`,
 //!   `meminfo.rs`, `loadavg.rs`, `diskstats.rs`, `netdev.rs`, `filesystem.rs`,
 //!   `system.rs` for uname and time).
+//! - [`discovery`]: target groups from `static_configs` and `file_sd_configs`.
 //! - [`family`]: the metric family type the collectors produce.
 //! - [`probe`]: HTTP(S) and TCP probes with blackbox_exporter's metrics.
 //! - [`scrape`]: `scrape_configs` settings (the scrape loop comes next).
 //! - [`http_client`]: client authentication and TLS settings shared by scrapes and discovery.
 //! - [`relabel`]: relabeling rules with Prometheus's semantics.
 
+pub mod discovery;
 pub mod family;
 pub mod host;
 pub mod http_client;

@@ -2,5 +2,7 @@
 //! (their shape, defaults and validation); the scrape loop joins it.
 
 mod config;
+pub mod target;
 
 pub use config::*;
+pub use target::{Populated, Target, TargetGroup, populate};
