@@ -36,6 +36,8 @@ pub mod batch;
 pub mod content;
 pub mod decoder;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod influx;
 pub mod limits;
 pub mod names;
@@ -49,4 +51,6 @@ pub use batch::{
 pub use content::{OtlpEncoding, OtlpFormat, RemoteWriteVersion, negotiate_otlp, negotiate_remote_write};
 pub use decoder::Decoder;
 pub use error::{Error, Result};
+#[doc(hidden)]
+pub use fuzzing::fuzz_decode;
 pub use limits::Limits;
