@@ -63,7 +63,7 @@ fn remote_write_v1(sets: &[Vec<(String, String)>]) -> Vec<u8> {
         .iter()
         .enumerate()
         .map(|(i, labels)| TimeSeries {
-            labels: labels.iter().map(|(n, v)| Label { name: n.clone().into(), value: v.clone().into() }).collect(),
+            labels: labels.iter().map(|(n, v)| Label { name: n.clone(), value: v.clone() }).collect(),
             samples: vec![Sample { value: i as f64 * 1.5, timestamp: T0 }],
             ..TimeSeries::default()
         })
@@ -90,7 +90,7 @@ fn remote_write_v2(sets: &[Vec<(String, String)>]) -> Vec<u8> {
             ..TimeSeriesV2::default()
         })
         .collect();
-    let request = RequestV2 { symbols: symbols.into_iter().map(String::into_bytes).collect(), timeseries };
+    let request = RequestV2 { symbols, timeseries };
     snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap()
 }
 

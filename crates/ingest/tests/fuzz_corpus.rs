@@ -102,8 +102,5 @@ fn v2_request() -> RequestV2 {
         metadata: Some(MetadataV2 { r#type: 1, help_ref: 6, unit_ref: 7 }),
         ..TimeSeriesV2::default()
     };
-    RequestV2 {
-        symbols: symbols.iter().map(|s| s.as_bytes().to_vec()).collect(),
-        timeseries: vec![ts(4, 10.0), ts(5, 1.0)],
-    }
+    RequestV2 { symbols: symbols.iter().map(|s| s.to_string()).collect(), timeseries: vec![ts(4, 10.0), ts(5, 1.0)] }
 }

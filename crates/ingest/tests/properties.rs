@@ -48,7 +48,7 @@ proptest! {
     fn remote_write_v1_round_trip(series in prop::collection::vec(gen_series(), 0..8)) {
         let request = WriteRequest {
             timeseries: series.iter().map(|s| TimeSeries {
-                labels: s.labels.iter().map(|(n, v)| Label { name: n.clone().into_bytes(), value: v.clone().into_bytes() }).collect(),
+                labels: s.labels.iter().map(|(n, v)| Label { name: n.clone(), value: v.clone() }).collect(),
                 samples: s.samples.iter().map(|&(timestamp, bits)| PSample { value: f64::from_bits(bits), timestamp }).collect(),
                 ..TimeSeries::default()
             }).collect(),
@@ -73,7 +73,7 @@ proptest! {
             samples: s.samples.iter().map(|&(timestamp, bits)| PSample { value: f64::from_bits(bits), timestamp }).collect(),
             ..TimeSeriesV2::default()
         }).collect();
-        let request = RequestV2 { symbols: symbols.into_iter().map(String::into_bytes).collect(), timeseries };
+        let request = RequestV2 { symbols, timeseries };
         let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
         let ct = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
         let batch = Decoder::new(Limits::default()).remote_write(&body, Some(ct), Some("snappy"), NOW).unwrap();

@@ -4,9 +4,6 @@
 //! Field numbers and wire types are those of the specs. Deliberate deviations, none
 //! of which change the wire format:
 //!
-//! - Label names and values, and v2 symbols, are declared `bytes` rather than
-//!   `string`, so that invalid UTF-8 is reported with the series and label index
-//!   instead of a bare protobuf error, and the buffer becomes the `String` in place.
 //! - Exemplars and native histograms are kept as undecoded `bytes`: we count and
 //!   reject them without paying to parse them. Tests build them from the encoded
 //!   messages.
@@ -39,15 +36,15 @@ pub struct TimeSeries {
     pub histograms: Vec<Vec<u8>>,
 }
 
-/// `prometheus.Label`; `string` fields on the wire, see the module docs.
+/// `prometheus.Label`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Label {
     /// The label name.
-    #[prost(bytes = "vec", tag = "1")]
-    pub name: Vec<u8>,
+    #[prost(string, tag = "1")]
+    pub name: String,
     /// The label value.
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
+    #[prost(string, tag = "2")]
+    pub value: String,
 }
 
 /// `prometheus.Sample` (1.0) and `io.prometheus.write.v2.Sample` (2.0) share fields 1 and 2.
@@ -82,9 +79,9 @@ pub struct MetricMetadata {
 /// `io.prometheus.write.v2.Request`: the remote write 2.0 request.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RequestV2 {
-    /// The symbol table; `symbols[0]` must be `""`. `string` on the wire.
-    #[prost(bytes = "vec", repeated, tag = "4")]
-    pub symbols: Vec<Vec<u8>>,
+    /// The symbol table; `symbols[0]` must be `""`.
+    #[prost(string, repeated, tag = "4")]
+    pub symbols: Vec<String>,
     /// The series.
     #[prost(message, repeated, tag = "5")]
     pub timeseries: Vec<TimeSeriesV2>,
@@ -125,4 +122,40 @@ pub struct MetadataV2 {
     /// Symbol reference of the unit.
     #[prost(uint32, tag = "4")]
     pub unit_ref: u32,
+}
+
+/// Byte-typed views of the messages above, used only after a decode failed, to
+/// find which label or symbol holds invalid UTF-8 (prost's own error does not say
+/// which). Declaring the hot-path fields `string` instead is faster: prost decodes
+/// a `bytes` field into a `Vec<u8>` through an intermediate `Bytes` copy.
+pub(crate) mod raw {
+    /// `prometheus.WriteRequest` with only what locates bad UTF-8.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct WriteRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub timeseries: Vec<TimeSeries>,
+    }
+
+    /// `prometheus.TimeSeries` with only its labels.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TimeSeries {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<Label>,
+    }
+
+    /// `prometheus.Label` as bytes.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Label {
+        #[prost(bytes = "vec", tag = "1")]
+        pub name: Vec<u8>,
+        #[prost(bytes = "vec", tag = "2")]
+        pub value: Vec<u8>,
+    }
+
+    /// `io.prometheus.write.v2.Request` with only its symbols, as bytes.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RequestV2 {
+        #[prost(bytes = "vec", repeated, tag = "4")]
+        pub symbols: Vec<Vec<u8>>,
+    }
 }

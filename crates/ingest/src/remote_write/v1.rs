@@ -1,8 +1,9 @@
 //! Remote write 1.0: `prometheus.WriteRequest` into a [`Batch`].
 
 use prost::Message;
+use prost::encoding::{DecodeContext, WireType, check_wire_type, decode_key, skip_field};
 
-use super::proto::{Label, WriteRequest};
+use super::proto::{Label, MetricMetadata, TimeSeries, raw};
 use super::{histogram_detail, metric_type};
 use crate::batch::{Batch, Metadata, RejectReason, Rejection, Sample, Series};
 use crate::error::{Error, Result};
@@ -15,69 +16,91 @@ use crate::limits::Limits;
 /// samples too far ahead of `now_ms` are rejected one by one in
 /// [`Batch::rejections`]; the others are returned. An empty request is valid and
 /// gives an empty batch.
+///
+/// The request is decoded one `TimeSeries` at a time straight into the batch,
+/// never as a whole `WriteRequest`: that saves building and dropping a second
+/// vector of every series, which measurably slowed the benchmark.
 pub fn decode(bytes: &[u8], limits: &Limits, now_ms: i64) -> Result<Batch> {
-    let request =
-        WriteRequest::decode(bytes).map_err(|source| Error::Protobuf { message: "prometheus.WriteRequest", source })?;
-    limits.check_series_count(request.timeseries.len())?;
-    let samples = request.timeseries.iter().map(|ts| ts.samples.len() + ts.histograms.len()).sum();
-    limits.check_sample_count(samples)?;
-
-    let mut batch = Batch { series: Vec::with_capacity(request.timeseries.len()), ..Batch::default() };
-    for (index, ts) in request.timeseries.into_iter().enumerate() {
-        batch.stats.exemplars_dropped += ts.exemplars.len();
-        // Both collects below reuse the decoded vectors in place: same size and alignment.
-        let labels = decode_labels(index, ts.labels)?;
-        let samples = ts.samples.into_iter().map(|s| Sample { t_ms: s.timestamp, v: s.value }).collect();
-        let series = Series { labels, samples };
-        if !ts.histograms.is_empty() {
-            batch.rejections.push(Rejection {
-                index,
-                metric: series.metric_name().to_owned(),
-                reason: RejectReason::NativeHistogramUnsupported,
-                detail: histogram_detail(ts.histograms.len()),
-                samples: ts.histograms.len(),
-            });
-        }
-        if !series.samples.is_empty() {
-            limits.admit(&mut batch, index, series, now_ms);
+    let protobuf_error =
+        |source| locate_invalid_utf8(bytes).unwrap_or(Error::Protobuf { message: "prometheus.WriteRequest", source });
+    let mut batch = Batch::default();
+    let mut buf = bytes;
+    let (mut index, mut samples) = (0, 0);
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf).map_err(protobuf_error)?;
+        match tag {
+            1 => {
+                check_wire_type(WireType::LengthDelimited, wire_type).map_err(protobuf_error)?;
+                let ts = TimeSeries::decode_length_delimited(&mut buf).map_err(protobuf_error)?;
+                limits.check_series_count(index + 1)?;
+                samples += ts.samples.len() + ts.histograms.len();
+                limits.check_sample_count(samples)?;
+                add_series(&mut batch, index, ts, limits, now_ms);
+                index += 1;
+            }
+            3 => {
+                check_wire_type(WireType::LengthDelimited, wire_type).map_err(protobuf_error)?;
+                let m = MetricMetadata::decode_length_delimited(&mut buf).map_err(protobuf_error)?;
+                batch.metadata.push(Metadata {
+                    metric_family_name: m.metric_family_name,
+                    metric_type: metric_type(m.r#type),
+                    help: m.help,
+                    unit: m.unit,
+                });
+            }
+            _ => skip_field(wire_type, tag, &mut buf, DecodeContext::default()).map_err(protobuf_error)?,
         }
     }
-    batch.metadata = request
-        .metadata
-        .into_iter()
-        .map(|m| Metadata {
-            metric_family_name: m.metric_family_name,
-            metric_type: metric_type(m.r#type),
-            help: m.help,
-            unit: m.unit,
-        })
-        .collect();
     Ok(batch)
 }
 
-/// Turns the label messages of series `series` into owned strings without copying.
-fn decode_labels(series: usize, labels: Vec<Label>) -> Result<Vec<(String, String)>> {
-    labels
-        .into_iter()
-        .enumerate()
-        .map(|(index, Label { name, value })| {
-            let name =
-                String::from_utf8(name).map_err(|_| Error::InvalidUtf8 { series, field: "label name", index })?;
-            let value =
-                String::from_utf8(value).map_err(|_| Error::InvalidUtf8 { series, field: "label value", index })?;
-            Ok((name, value))
+/// Converts one decoded `TimeSeries` and admits it (or rejects its histograms).
+fn add_series(batch: &mut Batch, index: usize, ts: TimeSeries, limits: &Limits, now_ms: i64) {
+    batch.stats.exemplars_dropped += ts.exemplars.len();
+    // Both collects reuse the decoded vectors in place: same size and alignment.
+    let labels = ts.labels.into_iter().map(|Label { name, value }| (name, value)).collect();
+    let samples = ts.samples.into_iter().map(|s| Sample { t_ms: s.timestamp, v: s.value }).collect();
+    let series = Series { labels, samples };
+    if !ts.histograms.is_empty() {
+        batch.rejections.push(Rejection {
+            index,
+            metric: series.metric_name().to_owned(),
+            reason: RejectReason::NativeHistogramUnsupported,
+            detail: histogram_detail(ts.histograms.len()),
+            samples: ts.histograms.len(),
+        });
+    }
+    if !series.samples.is_empty() {
+        limits.admit(batch, index, series, now_ms);
+    }
+}
+
+/// After a failed decode: if the payload is valid protobuf apart from invalid
+/// UTF-8 in a label, the error naming that series and label.
+fn locate_invalid_utf8(bytes: &[u8]) -> Option<Error> {
+    let raw = raw::WriteRequest::decode(bytes).ok()?;
+    raw.timeseries.iter().enumerate().find_map(|(series, ts)| {
+        ts.labels.iter().enumerate().find_map(|(index, l)| {
+            let field = if std::str::from_utf8(&l.name).is_err() {
+                "label name"
+            } else if std::str::from_utf8(&l.value).is_err() {
+                "label value"
+            } else {
+                return None;
+            };
+            Some(Error::InvalidUtf8 { series, field, index })
         })
-        .collect()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::batch::STALE_NAN_BITS;
-    use crate::remote_write::proto::{self, MetricMetadata, TimeSeries};
+    use crate::remote_write::proto::{self, WriteRequest};
 
     pub(crate) fn label(n: &str, v: &str) -> Label {
-        Label { name: n.as_bytes().to_vec(), value: v.as_bytes().to_vec() }
+        Label { name: n.to_owned(), value: v.to_owned() }
     }
 
     fn ts(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
@@ -158,10 +181,12 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_series_and_label() {
-        let mut bad = ts(&[("__name__", "x"), ("a", "b")], &[(1, 1.0)]);
-        bad.labels[1].value = vec![0xff, 0xfe];
+        let bad = ts(&[("__name__", "x"), ("a", "\u{1}\u{2}")], &[(1, 1.0)]);
         let req = WriteRequest { timeseries: vec![ts(&[("__name__", "ok")], &[(1, 1.0)]), bad], metadata: vec![] };
-        let err = run(&req).unwrap_err();
+        let mut bytes = req.encode_to_vec();
+        let at = bytes.windows(2).position(|w| w == [1, 2]).unwrap();
+        bytes[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+        let err = decode(&bytes, &Limits::default(), 0).unwrap_err();
         assert_eq!(err.to_string(), "series 1: label value 1 is not valid UTF-8");
         assert_eq!(err.http_status(), 400);
     }

@@ -7,7 +7,7 @@
 
 use prost::Message;
 
-use super::proto::{RequestV2, TimeSeriesV2};
+use super::proto::{RequestV2, TimeSeriesV2, raw};
 use super::{histogram_detail, metric_type};
 use crate::batch::{Batch, Metadata, MetricType, RejectReason, Rejection, Sample, Series};
 use crate::error::{Error, Result};
@@ -21,8 +21,9 @@ use crate::limits::Limits;
 /// in [`v1::decode`](super::v1::decode). Metadata is returned once per run of
 /// consecutive series with the same metric name and metadata.
 pub fn decode(bytes: &[u8], limits: &Limits, now_ms: i64) -> Result<Batch> {
-    let request = RequestV2::decode(bytes)
-        .map_err(|source| Error::Protobuf { message: "io.prometheus.write.v2.Request", source })?;
+    let request = RequestV2::decode(bytes).map_err(|source| {
+        locate_invalid_utf8(bytes).unwrap_or(Error::Protobuf { message: "io.prometheus.write.v2.Request", source })
+    })?;
     limits.check_series_count(request.timeseries.len())?;
     let samples = request.timeseries.iter().map(|ts| ts.samples.len() + ts.histograms.len()).sum();
     limits.check_sample_count(samples)?;
@@ -53,13 +54,16 @@ pub fn decode(bytes: &[u8], limits: &Limits, now_ms: i64) -> Result<Batch> {
     Ok(batch)
 }
 
-/// Validates the symbol table and turns it into strings without copying.
-fn decode_symbols(symbols: Vec<Vec<u8>>) -> Result<Vec<String>> {
-    let symbols: Vec<String> = symbols
-        .into_iter()
-        .enumerate()
-        .map(|(index, s)| String::from_utf8(s).map_err(|_| Error::InvalidUtf8Symbol { index }))
-        .collect::<Result<_>>()?;
+/// After a failed decode: if the payload is valid protobuf apart from invalid
+/// UTF-8 in a symbol, the error naming that symbol.
+fn locate_invalid_utf8(bytes: &[u8]) -> Option<Error> {
+    let raw = raw::RequestV2::decode(bytes).ok()?;
+    let index = raw.symbols.iter().position(|s| std::str::from_utf8(s).is_err())?;
+    Some(Error::InvalidUtf8Symbol { index })
+}
+
+/// Validates the symbol table.
+fn decode_symbols(symbols: Vec<String>) -> Result<Vec<String>> {
     if let Some(first) = symbols.first().filter(|s| !s.is_empty()) {
         return Err(Error::FirstSymbolNotEmpty { first: first.chars().take(64).collect() });
     }
@@ -139,7 +143,7 @@ mod tests {
                 ..TimeSeriesV2::default()
             })
             .collect();
-        RequestV2 { symbols: symbols.into_iter().map(String::into_bytes).collect(), timeseries }
+        RequestV2 { symbols, timeseries }
     }
 
     fn run(req: &RequestV2) -> Result<Batch> {
@@ -152,7 +156,7 @@ mod tests {
             (&[("__name__", "http_requests_total"), ("code", "200")], &[(1000, 10.0)]),
             (&[("__name__", "http_requests_total"), ("code", "500")], &[(1000, 1.0)]),
         ]);
-        req.symbols.push(b"Requests served.".to_vec());
+        req.symbols.push("Requests served.".to_owned());
         let help_ref = (req.symbols.len() - 1) as u32;
         for ts in &mut req.timeseries {
             ts.metadata = Some(MetadataV2 { r#type: 1, help_ref, unit_ref: 0 });
@@ -193,10 +197,13 @@ mod tests {
     #[test]
     fn first_symbol_must_be_empty() {
         let mut req = request(&[(&[("__name__", "a")], &[(1, 1.0)])]);
-        req.symbols[0] = b"oops".to_vec();
+        req.symbols[0] = "oops".to_owned();
         assert!(matches!(run(&req).unwrap_err(), Error::FirstSymbolNotEmpty { .. }));
-        req.symbols[0] = vec![0xff];
-        assert!(matches!(run(&req).unwrap_err(), Error::InvalidUtf8Symbol { index: 0 }));
+        req.symbols[0] = "\u{1}\u{2}".to_owned();
+        let mut bytes = req.encode_to_vec();
+        let at = bytes.windows(2).position(|w| w == [1, 2]).unwrap();
+        bytes[at] = 0xff;
+        assert!(matches!(decode(&bytes, &Limits::default(), 0).unwrap_err(), Error::InvalidUtf8Symbol { index: 0 }));
     }
 
     #[test]
