@@ -15,10 +15,20 @@ use crate::{otlp, remote_write};
 /// allocates it once. It holds no other state; decoding is a pure function of the
 /// body, the headers and `now_ms` (milliseconds since the epoch, used for the
 /// future-timestamp limit and for line protocol points without a timestamp).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Decoder {
     limits: Limits,
     scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The scratch buffer's bytes are a previous request's body: not worth printing.
+        f.debug_struct("Decoder")
+            .field("limits", &self.limits)
+            .field("scratch_capacity", &self.scratch.capacity())
+            .finish()
+    }
 }
 
 impl Decoder {

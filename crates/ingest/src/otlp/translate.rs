@@ -109,49 +109,62 @@ impl Translator<'_> {
             help: description,
             unit,
         });
+        let mut malformed = Vec::new();
         match data {
-            Some(MetricData::Gauge(g)) => self.numbers(&prom_name, g.data_points, identity, latest),
-            Some(MetricData::Sum(s)) => self.numbers(&prom_name, s.data_points, identity, latest),
+            Some(MetricData::Gauge(g)) => self.numbers(&prom_name, g.data_points, identity, latest)?,
+            Some(MetricData::Sum(s)) => self.numbers(&prom_name, s.data_points, identity, latest)?,
             Some(MetricData::Histogram(h)) => {
                 for p in h.data_points {
                     let t_ms = track(latest, p.time_unix_nano);
                     match explicit_buckets(&p) {
                         Ok(buckets) => {
-                            self.histogram(&prom_name, &p.attributes, identity, t_ms, p.flags, p.sum, p.count, buckets)?
+                            let point = ClassicPoint { t_ms, flags: p.flags, sum: p.sum, count: p.count, buckets };
+                            self.histogram(&prom_name, &p.attributes, identity, point)?;
                         }
-                        Err(detail) => reject(self, RejectReason::MalformedDataPoint, detail, 1),
+                        Err(detail) => malformed.push(detail),
                     }
                 }
-                Ok(())
             }
             Some(MetricData::ExponentialHistogram(h)) => {
                 for p in h.data_points {
                     let t_ms = track(latest, p.time_unix_nano);
                     match exponential_buckets(&p) {
                         Ok(buckets) => {
-                            self.histogram(&prom_name, &p.attributes, identity, t_ms, p.flags, p.sum, p.count, buckets)?
+                            let point = ClassicPoint { t_ms, flags: p.flags, sum: p.sum, count: p.count, buckets };
+                            self.histogram(&prom_name, &p.attributes, identity, point)?;
                         }
-                        Err(detail) => reject(self, RejectReason::MalformedDataPoint, detail, 1),
+                        Err(detail) => malformed.push(detail),
                     }
                 }
-                Ok(())
             }
-            Some(MetricData::Summary(s)) => {
-                for p in s.data_points {
-                    let t_ms = track(latest, p.time_unix_nano);
-                    let labels = point_labels(&p.attributes, identity);
-                    let value = |v: f64| if p.flags & FLAG_NO_RECORDED_VALUE != 0 { stale() } else { v };
-                    for q in &p.quantile_values {
-                        let extra = Some(("quantile", format_float(q.quantile)));
-                        self.emit(&labels, prom_name.clone(), extra, t_ms, value(q.value))?;
-                    }
-                    self.emit(&labels, format!("{prom_name}_sum"), None, t_ms, value(p.sum))?;
-                    self.emit(&labels, format!("{prom_name}_count"), None, t_ms, value(p.count as f64))?;
-                }
-                Ok(())
-            }
-            None => Ok(()),
+            Some(MetricData::Summary(s)) => self.summaries(&prom_name, s.data_points, identity, latest)?,
+            None => {}
         }
+        for detail in malformed {
+            reject(self, RejectReason::MalformedDataPoint, detail, 1);
+        }
+        Ok(())
+    }
+
+    fn summaries(
+        &mut self,
+        name: &str,
+        points: Vec<super::proto::SummaryDataPoint>,
+        identity: &Labels,
+        latest: &mut Option<i64>,
+    ) -> Result<()> {
+        for p in points {
+            let t_ms = track(latest, p.time_unix_nano);
+            let labels = point_labels(&p.attributes, identity);
+            let value = |v: f64| if p.flags & FLAG_NO_RECORDED_VALUE != 0 { stale() } else { v };
+            for q in &p.quantile_values {
+                let extra = Some(("quantile", format_float(q.quantile)));
+                self.emit(&labels, name.to_owned(), extra, t_ms, value(q.value))?;
+            }
+            self.emit(&labels, format!("{name}_sum"), None, t_ms, value(p.sum))?;
+            self.emit(&labels, format!("{name}_count"), None, t_ms, value(p.count as f64))?;
+        }
+        Ok(())
     }
 
     fn numbers(
@@ -175,19 +188,9 @@ impl Translator<'_> {
         Ok(())
     }
 
-    /// Emits the classic series of one histogram point from `(le, cumulative count)` pairs.
-    #[allow(clippy::too_many_arguments)]
-    fn histogram(
-        &mut self,
-        name: &str,
-        attributes: &[KeyValue],
-        identity: &Labels,
-        t_ms: i64,
-        flags: u32,
-        sum: Option<f64>,
-        count: u64,
-        buckets: Vec<(f64, u64)>,
-    ) -> Result<()> {
+    /// Emits the classic series of one histogram point.
+    fn histogram(&mut self, name: &str, attributes: &[KeyValue], identity: &Labels, point: ClassicPoint) -> Result<()> {
+        let ClassicPoint { t_ms, flags, sum, count, buckets } = point;
         let labels = point_labels(attributes, identity);
         let value = |v: f64| if flags & FLAG_NO_RECORDED_VALUE != 0 { stale() } else { v };
         let bucket_name = format!("{name}_bucket");
@@ -216,6 +219,16 @@ impl Translator<'_> {
         self.limits.admit(&mut self.batch, self.metric_index, series, self.now_ms);
         Ok(())
     }
+}
+
+/// One histogram point in classic form, whichever OTLP histogram it came from.
+struct ClassicPoint {
+    t_ms: i64,
+    flags: u32,
+    sum: Option<f64>,
+    count: u64,
+    /// `(le, cumulative count)` pairs in increasing `le`, without `+Inf`.
+    buckets: Vec<(f64, u64)>,
 }
 
 fn stale() -> f64 {
