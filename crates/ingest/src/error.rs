@@ -131,18 +131,18 @@ pub enum Error {
     },
 
     /// The request holds more series than [`Limits::max_series_per_request`](crate::Limits::max_series_per_request).
-    #[error("request holds {count} series, more than the limit of {limit}; split it into smaller requests")]
+    #[error("request holds at least {count} series, more than the limit of {limit}; split it into smaller requests")]
     TooManySeries {
-        /// The number of series seen when the limit was hit.
+        /// The number of series counted when the limit was hit (decoders may stop counting there).
         count: usize,
         /// The configured limit.
         limit: usize,
     },
 
     /// The request holds more samples than [`Limits::max_samples_per_request`](crate::Limits::max_samples_per_request).
-    #[error("request holds {count} samples, more than the limit of {limit}; split it into smaller requests")]
+    #[error("request holds at least {count} samples, more than the limit of {limit}; split it into smaller requests")]
     TooManySamples {
-        /// The number of samples seen when the limit was hit.
+        /// The number of samples counted when the limit was hit (decoders may stop counting there).
         count: usize,
         /// The configured limit.
         limit: usize,

@@ -42,7 +42,16 @@ pub fn sanitize_label_name(name: &str) -> String {
     if starts_with_digit(name) {
         out.push_str("key_");
     }
-    out.extend(name.chars().map(|c| if ok(c) { c } else { '_' }));
+    // Copy runs of valid characters whole; one `_` per invalid character.
+    let mut run = 0;
+    for (i, c) in name.char_indices() {
+        if !ok(c) {
+            out.push_str(&name[run..i]);
+            out.push('_');
+            run = i + c.len_utf8();
+        }
+    }
+    out.push_str(&name[run..]);
     if out.is_empty() {
         out.push('_');
     }

@@ -62,8 +62,8 @@ impl Translator<'_> {
             .filter(|kv| !matches!(kv.key.as_str(), "service.name" | "service.namespace" | "service.instance.id"))
             .collect();
         if let (Some(t_ms), false) = (latest, rest.is_empty()) {
-            let labels = point_labels(&rest, &identity);
-            self.emit(&labels, "target_info".to_owned(), None, t_ms, 1.0)?;
+            let labels = point_labels(rest, &identity);
+            self.emit_owned(labels, "target_info".to_owned(), t_ms, 1.0)?;
         }
         Ok(())
     }
@@ -76,7 +76,12 @@ impl Translator<'_> {
         };
         let (kind, metric_type, points) = match &data {
             None => {
-                reject(self, RejectReason::UnsupportedMetricType, "the metric has no data".into(), 0);
+                reject(
+                    self,
+                    RejectReason::UnsupportedMetricType,
+                    "the metric has no data, or data of a type this decoder does not know".into(),
+                    0,
+                );
                 return Ok(());
             }
             Some(MetricData::Gauge(g)) => (Kind::Gauge, MetricType::Gauge, g.data_points.len()),
@@ -119,7 +124,7 @@ impl Translator<'_> {
                     match explicit_buckets(&p) {
                         Ok(buckets) => {
                             let point = ClassicPoint { t_ms, flags: p.flags, sum: p.sum, count: p.count, buckets };
-                            self.histogram(&prom_name, &p.attributes, identity, point)?;
+                            self.histogram(&prom_name, p.attributes, identity, point)?;
                         }
                         Err(detail) => malformed.push(detail),
                     }
@@ -131,7 +136,7 @@ impl Translator<'_> {
                     match exponential_buckets(&p) {
                         Ok(buckets) => {
                             let point = ClassicPoint { t_ms, flags: p.flags, sum: p.sum, count: p.count, buckets };
-                            self.histogram(&prom_name, &p.attributes, identity, point)?;
+                            self.histogram(&prom_name, p.attributes, identity, point)?;
                         }
                         Err(detail) => malformed.push(detail),
                     }
@@ -155,14 +160,14 @@ impl Translator<'_> {
     ) -> Result<()> {
         for p in points {
             let t_ms = track(latest, p.time_unix_nano);
-            let labels = point_labels(&p.attributes, identity);
+            let labels = point_labels(p.attributes, identity);
             let value = |v: f64| if p.flags & FLAG_NO_RECORDED_VALUE != 0 { stale() } else { v };
             for q in &p.quantile_values {
                 let extra = Some(("quantile", format_float(q.quantile)));
                 self.emit(&labels, name.to_owned(), extra, t_ms, value(q.value))?;
             }
             self.emit(&labels, format!("{name}_sum"), None, t_ms, value(p.sum))?;
-            self.emit(&labels, format!("{name}_count"), None, t_ms, value(p.count as f64))?;
+            self.emit_owned(labels, format!("{name}_count"), t_ms, value(p.count as f64))?;
         }
         Ok(())
     }
@@ -182,14 +187,20 @@ impl Translator<'_> {
                 Some(NumberValue::AsInt(i)) => i as f64,
                 None => 0.0,
             };
-            let labels = point_labels(&p.attributes, identity);
-            self.emit(&labels, name.to_owned(), None, t_ms, v)?;
+            let labels = point_labels(p.attributes, identity);
+            self.emit_owned(labels, name.to_owned(), t_ms, v)?;
         }
         Ok(())
     }
 
     /// Emits the classic series of one histogram point.
-    fn histogram(&mut self, name: &str, attributes: &[KeyValue], identity: &Labels, point: ClassicPoint) -> Result<()> {
+    fn histogram(
+        &mut self,
+        name: &str,
+        attributes: Vec<KeyValue>,
+        identity: &Labels,
+        point: ClassicPoint,
+    ) -> Result<()> {
         let ClassicPoint { t_ms, flags, sum, count, buckets } = point;
         let labels = point_labels(attributes, identity);
         let value = |v: f64| if flags & FLAG_NO_RECORDED_VALUE != 0 { stale() } else { v };
@@ -201,20 +212,26 @@ impl Translator<'_> {
         if let Some(sum) = sum {
             self.emit(&labels, format!("{name}_sum"), None, t_ms, value(sum))?;
         }
-        self.emit(&labels, format!("{name}_count"), None, t_ms, value(count as f64))
+        self.emit_owned(labels, format!("{name}_count"), t_ms, value(count as f64))
     }
 
-    /// Builds one series with one sample and admits it through the limits.
+    /// Builds one series with a copy of `base` (minus a label named like `extra`),
+    /// `extra` and the metric name, and admits it.
     fn emit(&mut self, base: &Labels, name: String, extra: Option<(&str, String)>, t_ms: i64, v: f64) -> Result<()> {
-        let seen = self.batch.series.len() + 1;
-        self.limits.check_series_count(seen)?;
-        self.limits.check_sample_count(seen)?;
         let mut labels = Vec::with_capacity(base.len() + 2);
         labels.extend(base.iter().filter(|(n, _)| Some(n.as_str()) != extra.as_ref().map(|e| e.0)).cloned());
-        labels.push((METRIC_NAME_LABEL.to_owned(), name));
         if let Some((n, v)) = extra {
             labels.push((n.to_owned(), v));
         }
+        self.emit_owned(labels, name, t_ms, v)
+    }
+
+    /// Adds the metric name to `labels` and admits the series through the limits.
+    fn emit_owned(&mut self, mut labels: Labels, name: String, t_ms: i64, v: f64) -> Result<()> {
+        let seen = self.batch.series.len() + 1;
+        self.limits.check_series_count(seen)?;
+        self.limits.check_sample_count(seen)?;
+        labels.push((METRIC_NAME_LABEL.to_owned(), name));
         let series = Series { labels, samples: vec![Sample { t_ms, v }] };
         self.limits.admit(&mut self.batch, self.metric_index, series, self.now_ms);
         Ok(())
@@ -255,7 +272,7 @@ fn format_float(f: f64) -> String {
 
 /// `job` and `instance` from the identifying resource attributes.
 fn identity_labels(attributes: &[KeyValue]) -> Labels {
-    let get = |key: &str| attributes.iter().find(|kv| kv.key == key).map(|kv| any_to_string(kv.value.as_ref()));
+    let get = |key: &str| attributes.iter().find(|kv| kv.key == key).map(|kv| any_to_string(kv.value.clone()));
     let mut out = Vec::new();
     if let Some(service) = get("service.name") {
         let job = match get("service.namespace").filter(|ns| !ns.is_empty()) {
@@ -271,12 +288,12 @@ fn identity_labels(attributes: &[KeyValue]) -> Labels {
 }
 
 /// Point attributes as sanitized labels, merged with the resource identity.
-fn point_labels(attributes: &[KeyValue], identity: &Labels) -> Labels {
-    let mut triples: Vec<(String, &str, String)> = attributes
-        .iter()
-        .map(|kv| (sanitize_label_name(&kv.key), kv.key.as_str(), any_to_string(kv.value.as_ref())))
-        .collect();
-    triples.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+fn point_labels(attributes: Vec<KeyValue>, identity: &Labels) -> Labels {
+    let mut triples: Vec<(String, String, String)> =
+        attributes.into_iter().map(|kv| (sanitize_label_name(&kv.key), kv.key, any_to_string(kv.value))).collect();
+    if !triples.is_sorted_by(|a, b| (&a.0, &a.1) <= (&b.0, &b.1)) {
+        triples.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    }
     let mut labels: Labels = Vec::with_capacity(triples.len() + identity.len() + 2);
     for (name, _, value) in triples {
         match labels.last_mut() {
@@ -297,21 +314,21 @@ fn point_labels(attributes: &[KeyValue], identity: &Labels) -> Labels {
 }
 
 /// The string form of an attribute value, as the OpenTelemetry collector gives it.
-fn any_to_string(value: Option<&AnyValue>) -> String {
-    match value.and_then(|v| v.value.as_ref()) {
+fn any_to_string(value: Option<AnyValue>) -> String {
+    match value.and_then(|v| v.value) {
         None => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::StringValue(s)) => s,
         Some(Value::BoolValue(b)) => b.to_string(),
         Some(Value::IntValue(i)) => i.to_string(),
         Some(Value::DoubleValue(d)) => d.to_string(),
         Some(Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
         Some(Value::ArrayValue(a)) => {
-            let items: Vec<String> = a.values.iter().map(|v| format!("{:?}", any_to_string(Some(v)))).collect();
+            let items: Vec<String> = a.values.into_iter().map(|v| format!("{:?}", any_to_string(Some(v)))).collect();
             format!("[{}]", items.join(","))
         }
         Some(Value::KvlistValue(l)) => {
             let items: Vec<String> =
-                l.values.iter().map(|kv| format!("{:?}:{:?}", kv.key, any_to_string(kv.value.as_ref()))).collect();
+                l.values.into_iter().map(|kv| format!("{:?}:{:?}", kv.key, any_to_string(kv.value))).collect();
             format!("{{{}}}", items.join(","))
         }
     }
