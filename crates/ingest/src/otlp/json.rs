@@ -1,9 +1,15 @@
-//! Number forms of the OTLP/JSON (protobuf JSON) mapping: 64-bit integers may be
-//! strings or numbers, doubles may be numbers or the strings `"NaN"`,
-//! `"Infinity"` and `"-Infinity"`, and `null` means the default.
+//! The OTLP/JSON (protobuf JSON) mapping where it differs from the field-by-field
+//! serde derives: 64-bit integers may be strings or numbers, doubles may be
+//! numbers or the strings `"NaN"`, `"Infinity"` and `"-Infinity"`, `null` means
+//! the default, and each `oneof` case is a field of its own.
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+
+use super::proto::{
+    AnyValue, ArrayValue, ExponentialHistogram, Gauge, Histogram, KeyValue, KeyValueList, Metric, MetricData,
+    NumberDataPoint, NumberValue, Sum, Summary, Value,
+};
 
 /// A JSON number or string, before it is interpreted.
 #[derive(Deserialize)]
@@ -68,4 +74,93 @@ pub fn vec_u64_any<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error
     struct Wrapped(#[serde(deserialize_with = "u64_any")] u64);
     let items = Option::<Vec<Wrapped>>::deserialize(d)?.unwrap_or_default();
     Ok(items.into_iter().map(|w| w.0).collect())
+}
+
+/// `Metric` as OTLP/JSON spells it: one optional field per `data` case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MetricJson {
+    name: String,
+    description: String,
+    unit: String,
+    gauge: Option<Gauge>,
+    sum: Option<Sum>,
+    histogram: Option<Histogram>,
+    exponential_histogram: Option<ExponentialHistogram>,
+    summary: Option<Summary>,
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = MetricJson::deserialize(d)?;
+        let data = m
+            .gauge
+            .map(MetricData::Gauge)
+            .or(m.sum.map(MetricData::Sum))
+            .or(m.histogram.map(MetricData::Histogram))
+            .or(m.exponential_histogram.map(MetricData::ExponentialHistogram))
+            .or(m.summary.map(MetricData::Summary));
+        Ok(Metric { name: m.name, description: m.description, unit: m.unit, data })
+    }
+}
+
+/// `NumberDataPoint` as OTLP/JSON spells it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NumberDataPointJson {
+    attributes: Vec<KeyValue>,
+    #[serde(deserialize_with = "u64_any")]
+    time_unix_nano: u64,
+    #[serde(deserialize_with = "opt_f64_any")]
+    as_double: Option<f64>,
+    #[serde(deserialize_with = "opt_i64_any")]
+    as_int: Option<i64>,
+    flags: u32,
+}
+
+impl<'de> Deserialize<'de> for NumberDataPoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = NumberDataPointJson::deserialize(d)?;
+        let value = p.as_double.map(NumberValue::AsDouble).or(p.as_int.map(NumberValue::AsInt));
+        Ok(NumberDataPoint { attributes: p.attributes, time_unix_nano: p.time_unix_nano, value, flags: p.flags })
+    }
+}
+
+/// `AnyValue` as OTLP/JSON spells it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnyValueJson {
+    string_value: Option<String>,
+    bool_value: Option<bool>,
+    #[serde(deserialize_with = "opt_i64_any")]
+    int_value: Option<i64>,
+    #[serde(deserialize_with = "opt_f64_any")]
+    double_value: Option<f64>,
+    array_value: Option<ArrayValue>,
+    kvlist_value: Option<KeyValueList>,
+    /// Base64 text, kept as it is: that is the label form of bytes.
+    bytes_value: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AnyValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = AnyValueJson::deserialize(d)?;
+        let value = v
+            .string_value
+            .map(Value::StringValue)
+            .or(v.bool_value.map(Value::BoolValue))
+            .or(v.int_value.map(Value::IntValue))
+            .or(v.double_value.map(Value::DoubleValue))
+            .or(v.array_value.map(Value::ArrayValue))
+            .or(v.kvlist_value.map(Value::KvlistValue))
+            .or(v.bytes_value.map(Value::StringValue));
+        Ok(AnyValue { value })
+    }
+}
+
+/// An optional signed 64-bit integer.
+pub fn opt_i64_any<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "i64_any")] i64);
+    Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
 }

@@ -4,12 +4,15 @@
 //! Each struct derives both `prost::Message` (OTLP/HTTP protobuf) and
 //! `serde::Deserialize` (the OTLP/JSON mapping: lowerCamelCase names, 64-bit
 //! integers as strings or numbers, enums as integers, unknown fields ignored).
+//! The three messages with a `oneof` deserialize through helper structs in
+//! [`json`](super::json) that name each case as a plain optional field, so a
+//! malformed case is a JSON error with line and column, not a silent `None`.
 //! Fields we never read (exemplars, min/max, flags other than "no recorded value",
 //! schema URLs, scope attributes) are left out; prost and serde skip them.
 
 use serde::Deserialize;
 
-use super::json::{f64_any, i64_any, opt_f64_any, u64_any, vec_u64_any};
+use super::json::{f64_any, opt_f64_any, u64_any, vec_u64_any};
 
 /// `ExportMetricsServiceRequest`.
 #[derive(Clone, PartialEq, prost::Message, Deserialize)]
@@ -50,9 +53,9 @@ pub struct ScopeMetrics {
     pub metrics: Vec<Metric>,
 }
 
-/// `Metric`.
-#[derive(Clone, PartialEq, prost::Message, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// `Metric`. Deserialized from JSON through [`MetricJson`](super::json::MetricJson),
+/// which names each `data` case as its own field.
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct Metric {
     /// The OpenTelemetry metric name, such as `http.server.request.duration`.
     #[prost(string, tag = "1")]
@@ -65,13 +68,11 @@ pub struct Metric {
     pub unit: String,
     /// The data; `None` if the sender set no (or an unknown) data type.
     #[prost(oneof = "MetricData", tags = "5, 7, 9, 10, 11")]
-    #[serde(flatten)]
     pub data: Option<MetricData>,
 }
 
 /// `Metric.data`.
-#[derive(Clone, PartialEq, prost::Oneof, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq, prost::Oneof)]
 pub enum MetricData {
     /// A gauge.
     #[prost(message, tag = "5")]
@@ -153,20 +154,18 @@ pub struct Summary {
     pub data_points: Vec<SummaryDataPoint>,
 }
 
-/// `NumberDataPoint`.
-#[derive(Clone, PartialEq, prost::Message, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// `NumberDataPoint`. Deserialized from JSON through
+/// [`NumberDataPointJson`](super::json::NumberDataPointJson).
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct NumberDataPoint {
     /// Point attributes; become labels.
     #[prost(message, repeated, tag = "7")]
     pub attributes: Vec<KeyValue>,
     /// Nanoseconds since the epoch.
     #[prost(fixed64, tag = "3")]
-    #[serde(deserialize_with = "u64_any")]
     pub time_unix_nano: u64,
     /// The value.
     #[prost(oneof = "NumberValue", tags = "4, 6")]
-    #[serde(flatten)]
     pub value: Option<NumberValue>,
     /// `DataPointFlags` bits.
     #[prost(uint32, tag = "8")]
@@ -174,15 +173,14 @@ pub struct NumberDataPoint {
 }
 
 /// `NumberDataPoint.value`.
-#[derive(Clone, Copy, PartialEq, prost::Oneof, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, PartialEq, prost::Oneof)]
 pub enum NumberValue {
     /// A float value.
     #[prost(double, tag = "4")]
-    AsDouble(#[serde(deserialize_with = "f64_any")] f64),
+    AsDouble(f64),
     /// An integer value.
     #[prost(sfixed64, tag = "6")]
-    AsInt(#[serde(deserialize_with = "i64_any")] i64),
+    AsInt(i64),
 }
 
 /// `HistogramDataPoint`.
@@ -323,19 +321,16 @@ pub struct KeyValue {
     pub value: Option<AnyValue>,
 }
 
-/// `AnyValue`.
-#[derive(Clone, PartialEq, prost::Message, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// `AnyValue`. Deserialized from JSON through [`AnyValueJson`](super::json::AnyValueJson).
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct AnyValue {
     /// The value; `None` for an empty value.
     #[prost(oneof = "Value", tags = "1, 2, 3, 4, 5, 6, 7")]
-    #[serde(flatten)]
     pub value: Option<Value>,
 }
 
 /// `AnyValue.value`.
-#[derive(Clone, PartialEq, prost::Oneof, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Value {
     /// A string.
     #[prost(string, tag = "1")]
@@ -345,19 +340,19 @@ pub enum Value {
     BoolValue(bool),
     /// An integer.
     #[prost(int64, tag = "3")]
-    IntValue(#[serde(deserialize_with = "i64_any")] i64),
+    IntValue(i64),
     /// A float.
     #[prost(double, tag = "4")]
-    DoubleValue(#[serde(deserialize_with = "f64_any")] f64),
+    DoubleValue(f64),
     /// An array.
     #[prost(message, tag = "5")]
     ArrayValue(ArrayValue),
     /// A nested map.
     #[prost(message, tag = "6")]
     KvlistValue(KeyValueList),
-    /// Raw bytes (hex in OTLP/JSON is not decoded: the text is kept as sent).
+    /// Raw bytes. OTLP/JSON sends them in base64, which is also their label
+    /// form, so the JSON decoder keeps that text as a [`Value::StringValue`].
     #[prost(bytes = "vec", tag = "7")]
-    #[serde(skip)]
     BytesValue(Vec<u8>),
 }
 

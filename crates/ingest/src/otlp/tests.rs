@@ -236,3 +236,29 @@ fn json_numbers_accept_strings_and_specials() {
     assert_eq!(&values[1..], [f64::NEG_INFINITY, -9.0]);
     assert_eq!(batch.series[2].samples[0].t_ms, 3);
 }
+
+#[test]
+fn malformed_oneof_case_is_a_json_error_not_a_missing_metric() {
+    let body = "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[\n{\"name\":\"x\",\"gauge\":{\"dataPoints\":\"oops\"}}]}]}]}";
+    let err = decode_json(body.as_bytes(), &Limits::default(), NOW).unwrap_err();
+    assert!(matches!(err, Error::Json(_)), "{err}");
+    assert!(err.to_string().contains("line 2"), "{err}");
+}
+
+#[test]
+fn bytes_attributes_are_base64_in_both_encodings() {
+    let json = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","gauge":{"dataPoints":[
+        {"asInt":1,"attributes":[{"key":"b","value":{"bytesValue":"AAEC/w=="}}]}]}}]}]}]}"#;
+    let from_json = decode_json(json.as_bytes(), &Limits::default(), NOW).unwrap();
+    assert_eq!(from_json.series[0].label("b"), Some("AAEC/w=="));
+    let bytes = AnyValue { value: Some(Value::BytesValue(vec![0, 1, 2, 255])) };
+    let gauge = Gauge {
+        data_points: vec![NumberDataPoint {
+            attributes: vec![KeyValue { key: "b".into(), value: Some(bytes) }],
+            value: Some(NumberValue::AsInt(1)),
+            ..Default::default()
+        }],
+    };
+    let from_pb = run(&request(vec![metric("x", "", MetricData::Gauge(gauge))]));
+    assert_eq!(from_pb.series[0].label("b"), Some("AAEC/w=="));
+}

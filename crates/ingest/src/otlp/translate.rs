@@ -321,7 +321,7 @@ fn any_to_string(value: Option<AnyValue>) -> String {
         Some(Value::BoolValue(b)) => b.to_string(),
         Some(Value::IntValue(i)) => i.to_string(),
         Some(Value::DoubleValue(d)) => d.to_string(),
-        Some(Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Some(Value::BytesValue(b)) => base64(&b),
         Some(Value::ArrayValue(a)) => {
             let items: Vec<String> = a.values.into_iter().map(|v| format!("{:?}", any_to_string(Some(v)))).collect();
             format!("[{}]", items.join(","))
@@ -391,4 +391,21 @@ pub fn exponential_buckets(p: &ExponentialHistogramDataPoint) -> std::result::Re
         }
     }
     Ok(out)
+}
+
+/// Standard base64 with padding, the string form of a bytes attribute.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
