@@ -101,3 +101,48 @@ fn decompress<'a>(body: &'a [u8], gzip: bool, limits: &Limits, scratch: &'a mut 
     gunzip_into(body, limits, scratch)?;
     Ok(scratch)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_bodies_and_buffer_reuse() {
+        let mut decoder = Decoder::new(Limits::default());
+        let lp = gzip(b"m,host=a v=1 1000\n");
+        let batch = decoder.influx(&lp, Some("gzip"), Precision::Seconds, 2_000_000).unwrap();
+        assert_eq!(batch.series[0].samples[0].t_ms, 1_000_000);
+        let json = gzip(br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"asInt":2}]}}]}]}]}"#);
+        let batch = decoder.otlp(&json, Some("application/json"), Some("gzip"), 0).unwrap();
+        assert_eq!(batch.series[0].metric_name(), "g");
+        assert!(format!("{decoder:?}").contains("scratch_capacity"));
+    }
+
+    #[test]
+    fn header_errors_are_415_and_bad_bodies_400() {
+        let mut decoder = Decoder::new(Limits::default());
+        let err = decoder.influx(b"m v=1", Some("br"), Precision::Nanoseconds, 0).unwrap_err();
+        assert_eq!(err.http_status(), 415);
+        let err = decoder.otlp(b"{}", Some("text/plain"), None, 0).unwrap_err();
+        assert_eq!(err.http_status(), 415);
+        let err = decoder.remote_write(b"\xff\xff\xff", None, Some("snappy"), 0).unwrap_err();
+        assert_eq!(err.http_status(), 400);
+        let err = decoder.influx(b"not gzip", Some("gzip"), Precision::Nanoseconds, 0).unwrap_err();
+        assert!(matches!(err, Error::Gzip(_)), "{err}");
+    }
+
+    #[test]
+    fn body_limit_applies_to_uncompressed_bodies() {
+        let mut decoder = Decoder::new(Limits { max_body_bytes: 4, ..Limits::default() });
+        let err = decoder.influx(b"m v=1", None, Precision::Nanoseconds, 0).unwrap_err();
+        assert_eq!(err.http_status(), 413);
+    }
+}

@@ -2,7 +2,7 @@
 //! runs before it hands a series to the caller.
 //!
 //! Request-wide limits (body size, series and sample counts) reject the whole
-//! request with a 413 [`Error`](crate::Error). Per-series checks reject only the
+//! request with a 413 [`Error`]. Per-series checks reject only the
 //! series at fault with a [`RejectReason`]; the decoder carries on with the rest.
 
 use crate::batch::{Batch, METRIC_NAME_LABEL, RejectReason, Rejection, Series};

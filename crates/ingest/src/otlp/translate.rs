@@ -1,7 +1,7 @@
 //! OTLP metrics to Prometheus series, after the OpenTelemetry to Prometheus
 //! compatibility specification.
 //!
-//! - Names: [`metric_name::build`](super::metric_name::build) (unit suffixes, `_total`, `_ratio`).
+//! - Names: [`metric_name::build`] (unit suffixes, `_total`, `_ratio`).
 //! - Labels: point attributes, sanitized; attributes that sanitize to the same name
 //!   are joined with `;` in the order of their original keys. `service.name` (with
 //!   `service.namespace/` in front when set) becomes `job`, `service.instance.id`
