@@ -14,6 +14,7 @@
 //!   ([`remote_write::v2`]), messages in [`remote_write::proto`].
 //! - [`otlp`]: OTLP metrics (protobuf and JSON) translated to Prometheus series.
 //! - [`influx`]: InfluxDB line protocol.
+//! - [`exposition`]: the Prometheus text format and OpenMetrics, as scraped from `/metrics`.
 //! - [`decoder`]: [`Decoder`], which owns the limits and a reusable scratch buffer.
 //! - [`error`]: [`Error`] and [`Result`].
 //!
@@ -36,6 +37,7 @@ pub mod batch;
 pub mod content;
 pub mod decoder;
 pub mod error;
+pub mod exposition;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod influx;

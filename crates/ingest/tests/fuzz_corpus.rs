@@ -2,8 +2,9 @@
 //! its decoder, so the seeds and any crashers found by `cargo fuzz` stay fixed in
 //! the default test suite without nightly.
 //!
-//! `cargo test -p wk-ingest --test fuzz_corpus -- --ignored write_seed_corpus`
-//! regenerates the generated seeds (the hand-written ones are kept).
+//! The generated seeds are golden files: `WK_BLESS=1 cargo test -p wk-ingest --test
+//! fuzz_corpus` rewrites them (the hand-written ones are kept); otherwise the test
+//! checks that they still match what the encoders produce.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,11 +40,18 @@ fn every_corpus_file_decodes_without_panic() {
 }
 
 #[test]
-#[ignore = "regenerates the seed corpus; run explicitly"]
-fn write_seed_corpus() {
+fn generated_seeds_are_current() {
+    let bless = std::env::var_os("WK_BLESS").is_some();
     let write = |target: &str, name: &str, bytes: &[u8]| {
-        fs::create_dir_all(corpus_dir(target)).unwrap();
-        fs::write(corpus_dir(target).join(name), bytes).unwrap();
+        let path = corpus_dir(target).join(name);
+        if bless {
+            fs::create_dir_all(corpus_dir(target)).unwrap();
+            fs::write(&path, bytes).unwrap();
+        } else {
+            let on_disk =
+                fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (WK_BLESS=1 regenerates)", path.display()));
+            assert_eq!(on_disk, bytes, "{} is stale: WK_BLESS=1 regenerates it", path.display());
+        }
     };
     let v1 = v1_request().encode_to_vec();
     write("remote_write_v1", "seed-node-exporter", &v1);
