@@ -55,7 +55,9 @@ impl Server {
     /// Starts with extra routes merged into the built-in ones (used by tests and, as
     /// the subsystems arrive, by the API crates).
     pub async fn start_with_routes(options: ServerOptions, extra: Router) -> Result<Self> {
-        let metrics = Arc::new(SelfMetrics::new());
+        let mut metrics = SelfMetrics::new();
+        let ingest_metrics = wk_api::ingest::IngestMetrics::register(metrics.registry_mut());
+        let metrics = Arc::new(metrics);
         let config = Arc::new(LiveConfig::load(options.config_file, options.overrides, metrics.clone())?);
         let snapshot = config.get();
         let data_dir = DataDir::open(&snapshot.storage.path)?;
@@ -78,7 +80,8 @@ impl Server {
             timeout: web.request_timeout.get(),
             max_body_bytes: usize::try_from(web.max_request_body_size.0).unwrap_or(usize::MAX),
         };
-        let app = http::router(state, extra, limits);
+        let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics);
+        let app = http::router(state, extra.merge(ingest), limits);
         let listener_options = ListenerOptions {
             max_connections: web.max_connections,
             header_read_timeout: web.header_read_timeout.get(),

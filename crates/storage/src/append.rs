@@ -64,7 +64,7 @@ pub trait Appender {
 
 /// A store that hands out appenders: what collectors and ingesters hold, so they do
 /// not name a concrete engine.
-pub trait Appendable: Send + Sync {
+pub trait Appendable: Send + Sync + std::fmt::Debug {
     /// Starts a new, empty batch.
     fn appender(&self) -> Box<dyn Appender + '_>;
 }

@@ -46,7 +46,7 @@ pub trait Querier {
 }
 
 /// A store that hands out queriers: what query engines and the HTTP API hold.
-pub trait Queryable: Send + Sync {
+pub trait Queryable: Send + Sync + std::fmt::Debug {
     /// A querier over the store's data as of now.
     fn querier(&self) -> Box<dyn Querier + '_>;
 }
