@@ -1,0 +1,302 @@
+//! The evaluator: one query's state and the dispatch over the syntax tree.
+//!
+//! Every expression is evaluated at one timestamp at a time ([`Evaluator::eval`]);
+//! a range query evaluates its expression at each step and stitches the results
+//! into series. Selectors read storage once per query (over the time span the whole
+//! query needs, see [`bounds`]) and serve every step from memory, so per-step
+//! evaluation costs a binary search per series rather than a storage read.
+
+mod aggregation;
+mod binary;
+mod bounds;
+mod functions;
+mod selector;
+mod subquery;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use promql_parser::parser::{AtModifier, Expr, Offset};
+use wk_model::{Labels, METRIC_NAME, Sample};
+use wk_storage::Querier;
+
+use crate::error::eval_err;
+use crate::{Annotations, CancelToken, EngineOptions, Matrix, PromqlError, Result, Series, Vector};
+pub(crate) use selector::LoadedSeries;
+
+/// The value of an expression at one evaluation time.
+#[derive(Debug, Clone)]
+pub(crate) enum StepValue {
+    Scalar(f64),
+    String(String),
+    Vector(Vector),
+    Matrix(Matrix),
+}
+
+impl StepValue {
+    fn type_name(&self) -> &'static str {
+        match self {
+            StepValue::Scalar(_) => "scalar",
+            StepValue::String(_) => "string",
+            StepValue::Vector(_) => "instant vector",
+            StepValue::Matrix(_) => "range vector",
+        }
+    }
+}
+
+/// The state of one running query.
+#[allow(missing_debug_implementations)]
+pub(crate) struct Evaluator<'a> {
+    pub(crate) querier: &'a dyn Querier,
+    pub(crate) opts: &'a EngineOptions,
+    /// Query start and end (equal for an instant query), milliseconds.
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    /// Range query step, 0 for an instant query.
+    pub(crate) step: i64,
+    data_mint: i64,
+    data_maxt: i64,
+    cache: HashMap<usize, Rc<Vec<LoadedSeries>>>,
+    samples: usize,
+    pub(crate) annotations: Annotations,
+    cancel: CancelToken,
+    deadline: Option<Instant>,
+    ticks: u32,
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(
+        querier: &'a dyn Querier,
+        opts: &'a EngineOptions,
+        expr: &Expr,
+        (start, end, step): (i64, i64, i64),
+        cancel: CancelToken,
+        deadline: Option<Instant>,
+    ) -> Self {
+        let (data_mint, data_maxt) = bounds::data_bounds(expr, start, end, opts);
+        Self {
+            querier,
+            opts,
+            start,
+            end,
+            step,
+            data_mint,
+            data_maxt,
+            cache: HashMap::new(),
+            samples: 0,
+            annotations: Annotations::default(),
+            cancel,
+            deadline,
+            ticks: 0,
+        }
+    }
+
+    /// Checks cancellation and the deadline; cheap enough for inner loops (the
+    /// clock is read every 256 calls).
+    pub(crate) fn check(&mut self) -> Result<()> {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 256 != 0 {
+            return Ok(());
+        }
+        if self.cancel.is_cancelled() {
+            return Err(PromqlError::Canceled);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(PromqlError::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Accounts `n` more samples held by the query against the limit.
+    pub(crate) fn add_samples(&mut self, n: usize) -> Result<()> {
+        self.samples += n;
+        if self.samples > self.opts.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expr` at `ts` milliseconds.
+    pub(crate) fn eval(&mut self, expr: &Expr, ts: i64) -> Result<StepValue> {
+        self.check()?;
+        match expr {
+            Expr::Aggregate(a) => aggregation::eval(self, a, ts),
+            Expr::Unary(u) => match self.eval(&u.expr, ts)? {
+                StepValue::Scalar(v) => Ok(StepValue::Scalar(-v)),
+                StepValue::Vector(mut vec) => {
+                    for s in &mut vec {
+                        s.f = -s.f;
+                        s.t = ts;
+                        s.drop_name = true;
+                    }
+                    Ok(StepValue::Vector(vec))
+                }
+                other => eval_err(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                    other.type_name()
+                )),
+            },
+            Expr::Binary(b) => binary::eval(self, b, ts),
+            Expr::Paren(p) => self.eval(&p.expr, ts),
+            Expr::Subquery(s) => subquery::eval(self, s, ts).map(StepValue::Matrix),
+            Expr::NumberLiteral(n) => Ok(StepValue::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(StepValue::String(s.val.clone())),
+            Expr::VectorSelector(vs) => selector::instant(self, vs, ts).map(StepValue::Vector),
+            Expr::MatrixSelector(ms) => selector::range(self, ms, ts).map(StepValue::Matrix),
+            Expr::Call(c) => functions::call(self, c, ts),
+            Expr::Extension(_) => eval_err("extension expressions are not supported"),
+        }
+    }
+
+    /// Evaluates `expr` at `ts` and requires an instant vector.
+    pub(crate) fn eval_vector(&mut self, expr: &Expr, ts: i64) -> Result<Vector> {
+        match self.eval(expr, ts)? {
+            StepValue::Vector(v) => Ok(v),
+            other => eval_err(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            )),
+        }
+    }
+
+    /// Evaluates `expr` at `ts` and requires a scalar.
+    pub(crate) fn eval_scalar(&mut self, expr: &Expr, ts: i64) -> Result<f64> {
+        match self.eval(expr, ts)? {
+            StepValue::Scalar(v) => Ok(v),
+            other => eval_err(format!("expected scalar, got {}", other.type_name())),
+        }
+    }
+
+    /// Evaluates `expr` at `ts` and requires a range vector.
+    pub(crate) fn eval_matrix(&mut self, expr: &Expr, ts: i64) -> Result<Matrix> {
+        match self.eval(expr, ts)? {
+            StepValue::Matrix(m) => Ok(m),
+            other => eval_err(format!("expected range vector, got {}", other.type_name())),
+        }
+    }
+
+    /// Evaluates `expr` at every step from `start` to `end` and stitches the
+    /// per-step results into series, keyed by labels (and name-drop flag).
+    pub(crate) fn eval_range(
+        &mut self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Matrix> {
+        let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+        let mut out: Matrix = Vec::new();
+        let mut ts = start;
+        while ts <= end {
+            let points: Vec<(Labels, bool, f64)> = match self.eval(expr, ts)? {
+                StepValue::Scalar(v) => vec![(Labels::empty(), false, v)],
+                StepValue::Vector(vec) => {
+                    check_duplicates(&vec)?;
+                    vec.into_iter()
+                        .map(|s| (s.metric, s.drop_name, s.f))
+                        .collect()
+                }
+                other => {
+                    return eval_err(format!(
+                        "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                        other.type_name()
+                    ));
+                }
+            };
+            self.add_samples(points.len())?;
+            for (metric, drop_name, f) in points {
+                let i = *index.entry((metric.clone(), drop_name)).or_insert_with(|| {
+                    out.push(Series {
+                        metric,
+                        points: Vec::new(),
+                        drop_name,
+                    });
+                    out.len() - 1
+                });
+                out[i].points.push(Sample::new(ts, f));
+            }
+            ts += step;
+        }
+        Ok(out)
+    }
+
+    /// Resolves an `@` modifier to milliseconds.
+    pub(crate) fn at_time(&self, at: &Option<AtModifier>) -> Option<i64> {
+        at.as_ref().map(|a| at_millis(a, self.start, self.end))
+    }
+}
+
+/// Resolves an `@` modifier to milliseconds, given the query's start and end.
+pub(crate) fn at_millis(at: &AtModifier, start: i64, end: i64) -> i64 {
+    match at {
+        AtModifier::Start => start,
+        AtModifier::End => end,
+        AtModifier::At(t) => system_time_millis(*t),
+    }
+}
+
+fn system_time_millis(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Converts an `offset` modifier to signed milliseconds.
+pub(crate) fn offset_millis(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+/// Fails with Prometheus's message when two samples share a label set.
+pub(crate) fn check_duplicates(vec: &Vector) -> Result<()> {
+    if vec.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(vec.len());
+    for s in vec {
+        if !seen.insert(&s.metric) {
+            return eval_err("vector cannot contain metrics with the same labelset");
+        }
+    }
+    Ok(())
+}
+
+/// Removes `__name__` from labels whose name is due to be dropped.
+pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
+    Labels::from_sorted(l.iter().filter(|(n, _)| *n != METRIC_NAME))
+}
+
+/// Applies delayed name removal to an instant query's vector and checks that the
+/// label sets stay unique.
+pub(crate) fn finish_vector(mut v: Vector, t: i64) -> Result<Vector> {
+    for s in &mut v {
+        if s.drop_name {
+            s.metric = drop_metric_name(&s.metric);
+            s.drop_name = false;
+        }
+        s.t = t;
+    }
+    check_duplicates(&v)?;
+    Ok(v)
+}
+
+/// Applies delayed name removal to a matrix, checks uniqueness and sorts it by
+/// labels.
+pub(crate) fn finish_matrix(mut m: Matrix) -> Result<Matrix> {
+    for s in &mut m {
+        if s.drop_name {
+            s.metric = drop_metric_name(&s.metric);
+            s.drop_name = false;
+        }
+    }
+    m.sort_by(|a, b| a.metric.cmp(&b.metric));
+    if m.windows(2).any(|w| w[0].metric == w[1].metric) {
+        return eval_err("vector cannot contain metrics with the same labelset");
+    }
+    Ok(m)
+}

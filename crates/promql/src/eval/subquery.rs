@@ -1,0 +1,48 @@
+//! Subqueries: an instant-vector expression evaluated at regular steps inside a
+//! window, giving a range vector.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::SubqueryExpr;
+use wk_model::{Labels, Sample};
+
+use super::{Evaluator, offset_millis};
+use crate::{Matrix, Result, Series};
+
+/// Evaluates `sq` at `ts`. The inner steps are the multiples of the subquery step
+/// inside `(t - range, t]`, where `t` is `ts` (or the `@` time) minus the offset, as
+/// in Prometheus 3.
+pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result<Matrix> {
+    let step = sq
+        .step
+        .map_or(ev.opts.default_subquery_step_ms, |s| s.as_millis() as i64)
+        .max(1);
+    let end = ev.at_time(&sq.at).unwrap_or(ts) - offset_millis(&sq.offset);
+    let mint = end - sq.range.as_millis() as i64;
+    let mut start = step * mint.div_euclid(step);
+    if start <= mint {
+        start += step;
+    }
+    let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+    let mut out: Matrix = Vec::new();
+    let mut t = start;
+    while t <= end {
+        let vec = ev.eval_vector(&sq.expr, t)?;
+        for s in vec {
+            let i = *index
+                .entry((s.metric.clone(), s.drop_name))
+                .or_insert_with(|| {
+                    out.push(Series {
+                        metric: s.metric,
+                        points: Vec::new(),
+                        drop_name: s.drop_name,
+                    });
+                    out.len() - 1
+                });
+            out[i].points.push(Sample::new(t, s.f));
+        }
+        t += step;
+    }
+    out.sort_by(|a, b| a.metric.cmp(&b.metric));
+    Ok(out)
+}
