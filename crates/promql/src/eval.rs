@@ -266,9 +266,14 @@ pub(crate) fn check_duplicates(vec: &Vector) -> Result<()> {
     Ok(())
 }
 
-/// Removes `__name__` from labels whose name is due to be dropped.
+/// The labels that go with the metric name: Prometheus 3 drops the type and unit
+/// labels (`__type__`, `__unit__`) together with `__name__`.
+pub(crate) const NAME_LABELS: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
+
+/// Removes `__name__` (and the type and unit labels) from a label set whose name
+/// is due to be dropped.
 pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
-    Labels::from_sorted(l.iter().filter(|(n, _)| *n != METRIC_NAME))
+    Labels::from_sorted(l.iter().filter(|(n, _)| !NAME_LABELS.contains(n)))
 }
 
 /// Applies delayed name removal to an instant query's vector and checks that the
@@ -285,18 +290,29 @@ pub(crate) fn finish_vector(mut v: Vector, t: i64) -> Result<Vector> {
     Ok(v)
 }
 
-/// Applies delayed name removal to a matrix, checks uniqueness and sorts it by
-/// labels.
-pub(crate) fn finish_matrix(mut m: Matrix) -> Result<Matrix> {
-    for s in &mut m {
+/// Applies delayed name removal to a matrix and sorts it by labels. Series that
+/// end up with the same labels are merged when their timestamps do not overlap,
+/// and are an error when they do (as in Prometheus).
+pub(crate) fn finish_matrix(m: Matrix) -> Result<Matrix> {
+    let mut merged: std::collections::BTreeMap<Labels, Series> = Default::default();
+    for mut s in m {
         if s.drop_name {
             s.metric = drop_metric_name(&s.metric);
             s.drop_name = false;
         }
+        match merged.entry(s.metric.clone()) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let points = &mut e.get_mut().points;
+                points.extend(s.points);
+                points.sort_by_key(|p| p.t);
+                if points.windows(2).any(|w| w[0].t == w[1].t) {
+                    return eval_err("vector cannot contain metrics with the same labelset");
+                }
+            }
+        }
     }
-    m.sort_by(|a, b| a.metric.cmp(&b.metric));
-    if m.windows(2).any(|w| w[0].metric == w[1].metric) {
-        return eval_err("vector cannot contain metrics with the same labelset");
-    }
-    Ok(m)
+    Ok(merged.into_values().collect())
 }

@@ -155,6 +155,7 @@ fn grouped(
             "max" => vals[1..]
                 .iter()
                 .fold(vals[0], |m, &v| if m < v || m.is_nan() { v } else { m }),
+            "stddev" | "stdvar" if vals.iter().any(|v| !v.is_finite()) => f64::NAN,
             "stddev" | "stdvar" => {
                 g.mean = vals[0];
                 g.count = 1.0;
@@ -170,11 +171,14 @@ fn grouped(
             "quantile" => quantile(q.unwrap_or(f64::NAN), vals),
             other => return eval_err(format!("unsupported aggregation {other:?}")),
         };
+        // Grouping by a not yet dropped name keeps the promise to drop it.
+        let drop_name =
+            g.labels.metric_name().is_some() && g.members.iter().any(|&i| input[i].drop_name);
         out.push(InstantSample {
             metric: g.labels,
             t: ts,
             f,
-            drop_name: false,
+            drop_name,
         });
     }
     Ok(out)

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 use wk_model::{Labels, LabelsBuilder, METRIC_NAME};
 
-use super::{Evaluator, StepValue};
+use super::{Evaluator, NAME_LABELS, StepValue};
 use crate::error::eval_err;
 use crate::{InstantSample, Result, Vector};
 
@@ -195,6 +195,12 @@ fn vector_vector(
         let sig = signature(&ls.metric, matching);
         let Some(&ri) = right.get(&sig) else { continue };
         let rs = &rhs[ri];
+        if one_to_one && matched.insert(sig.clone(), HashSet::new()).is_some() {
+            // Checked before filtering, so a comparison cannot hide the ambiguity.
+            return eval_err(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+            );
+        }
         let (fl, fr) = if one_to_many {
             (rs.f, ls.f)
         } else {
@@ -214,15 +220,7 @@ fn vector_vector(
             one_to_one,
             &include,
         );
-        let entry = matched.entry(sig);
-        if one_to_one {
-            if matches!(entry, std::collections::hash_map::Entry::Occupied(_)) {
-                return eval_err(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-                );
-            }
-            entry.or_default();
-        } else if !entry.or_default().insert(metric.clone()) {
+        if !one_to_one && !matched.entry(sig).or_default().insert(metric.clone()) {
             return eval_err(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             );
@@ -253,7 +251,9 @@ fn result_metric(
     }
     let mut b = LabelsBuilder::from_labels(lhs);
     if drop_name {
-        b.del(METRIC_NAME);
+        for l in NAME_LABELS {
+            b.del(l);
+        }
     }
     if one_to_one {
         match matching {

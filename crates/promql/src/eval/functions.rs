@@ -95,7 +95,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
         }
         "histogram_quantile" => histogram::histogram_quantile(ev, &args, ts)?,
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" | "histogram_fraction" => {
+        | "histogram_stdvar" => {
             // These read native histograms only; float samples give no output.
             for a in &args {
                 ev.eval(a, ts)?;

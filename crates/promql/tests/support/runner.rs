@@ -1,6 +1,9 @@
 //! Runs parsed scripts against a `wk_tsdb` head and classifies every `eval` as
 //! passed, failed (with the reason) or unsupported (with the feature).
 
+use promql_parser::parser::{Expr, VectorSelector};
+use std::collections::BTreeMap;
+
 use regex::Regex;
 use wk_model::{Labels, Sample};
 use wk_promql::{Engine, PromqlError, QueryResult, Value};
@@ -26,14 +29,14 @@ pub fn run_script(cmds: &[Command]) -> Vec<(usize, String, Outcome)> {
     let engine = Engine::default();
     let mut head = new_head();
     let mut taint: Option<String> = None;
-    let mut skipped_names: Vec<(String, String)> = Vec::new();
+    let mut skipped_series: Vec<(Option<Labels>, String)> = Vec::new();
     let mut out = Vec::new();
     for cmd in cmds {
         match cmd {
             Command::Clear => {
                 head = new_head();
                 taint = None;
-                skipped_names.clear();
+                skipped_series.clear();
             }
             Command::Load {
                 interval,
@@ -45,7 +48,7 @@ pub fn run_script(cmds: &[Command]) -> Vec<(usize, String, Outcome)> {
                 if *nhcb {
                     taint = Some("load_with_nhcb".into());
                 }
-                skipped_names.extend(skipped.iter().cloned());
+                skipped_series.extend(skipped.iter().cloned());
                 load(&head, *interval, series);
             }
             Command::Eval(case) => {
@@ -53,7 +56,7 @@ pub fn run_script(cmds: &[Command]) -> Vec<(usize, String, Outcome)> {
                     Outcome::Unsupported(u.clone())
                 } else if let Some(t) = &taint {
                     Outcome::Unsupported(t.clone())
-                } else if let Some(why) = touches_skipped(&case.query, &skipped_names) {
+                } else if let Some(why) = touches_skipped(&case.query, &skipped_series) {
                     Outcome::Unsupported(why)
                 } else {
                     run_eval(&engine, &head, case)
@@ -73,25 +76,80 @@ fn new_head() -> Head {
     .expect("default head options are valid")
 }
 
-/// Returns why a query cannot be judged when it may read a series the runner
-/// could not load (by name, or through a `__name__` matcher).
-fn touches_skipped(query: &str, skipped: &[(String, String)]) -> Option<String> {
-    skipped
-        .iter()
-        .find(|(n, _)| query.contains("__name__") || (!n.is_empty() && query.contains(n.as_str())))
-        .map(|(_, why)| why.clone())
+/// Returns why a query cannot be judged when one of its selectors matches a
+/// series the runner could not load.
+fn touches_skipped(query: &str, skipped: &[(Option<Labels>, String)]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let Ok(expr) = wk_promql::parse(query) else {
+        return None;
+    };
+    let mut selectors = Vec::new();
+    collect_selectors(&expr, &mut selectors);
+    for (labels, why) in skipped {
+        let Some(labels) = labels else {
+            return Some(why.clone());
+        };
+        if selectors.iter().any(|vs| selects(vs, labels)) {
+            return Some(why.clone());
+        }
+    }
+    None
 }
 
+fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
+    match e {
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.vs),
+        Expr::Aggregate(a) => {
+            collect_selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+        }
+        Expr::Unary(u) => collect_selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Expr::Paren(p) => collect_selectors(&p.expr, out),
+        Expr::Subquery(s) => collect_selectors(&s.expr, out),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
+        _ => {}
+    }
+}
+
+fn selects(vs: &VectorSelector, labels: &Labels) -> bool {
+    if let Some(n) = &vs.name {
+        if labels.metric_name() != Some(n.as_str()) {
+            return false;
+        }
+    }
+    let value = |n: &str| labels.get(n).unwrap_or("");
+    let all = |ms: &[promql_parser::label::Matcher]| ms.iter().all(|m| m.is_match(value(&m.name)));
+    all(&vs.matchers.matchers)
+        && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| all(g)))
+}
+
+/// Appends the samples of a `load` block; a series listed twice keeps the later
+/// value at a shared timestamp, as Prometheus's loader does.
 fn load(head: &Head, interval: i64, series: &[(Labels, Vec<SeqValue>)]) {
-    let mut app = head.appender();
+    let mut merged: BTreeMap<&Labels, BTreeMap<i64, f64>> = BTreeMap::new();
     for (labels, values) in series {
-        let mut hint = None;
+        let m = merged.entry(labels).or_default();
         for (i, v) in values.iter().enumerate() {
             if let SeqValue::Float(f) = v {
-                let s = Sample::new(i as i64 * interval, *f);
-                if let Ok(r) = app.append(hint, labels, s) {
-                    hint = Some(r);
-                }
+                m.insert(i as i64 * interval, *f);
+            }
+        }
+    }
+    let mut app = head.appender();
+    for (labels, samples) in merged {
+        let mut hint = None;
+        for (t, v) in samples {
+            if let Ok(r) = app.append(hint, labels, Sample::new(t, v)) {
+                hint = Some(r);
             }
         }
     }

@@ -81,8 +81,8 @@ pub enum Command {
         interval: i64,
         /// Series and their values.
         series: Vec<(Labels, Vec<SeqValue>)>,
-        /// Metric names whose samples this runner could not load, and why.
-        skipped: Vec<(String, String)>,
+        /// Series this runner could not load (labels, if readable), and why.
+        skipped: Vec<(Option<Labels>, String)>,
         /// Set for `load_with_nhcb`.
         nhcb: bool,
     },
@@ -178,11 +178,8 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
                 match series_desc::parse_series_line(l) {
                     Ok(s) => series.push(s),
                     Err(DescError::Unsupported(why) | DescError::Invalid(why)) => {
-                        let name: String = l
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
-                            .collect();
-                        skipped.push((name, why));
+                        let labels = series_desc::parse_labels(l).ok().map(|(l, _)| l);
+                        skipped.push((labels, why));
                     }
                 }
             }

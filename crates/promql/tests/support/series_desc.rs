@@ -124,12 +124,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         "NaN" | "nan" => Some(f64::NAN),
         "stale" => Some(STALE_NAN),
-        _ => {
-            if let Some(h) = s.strip_prefix("0x") {
-                return i64::from_str_radix(h, 16).ok().map(|v| v as f64);
-            }
-            s.parse().ok()
-        }
+        _ => s.parse().ok(),
     }
 }
 

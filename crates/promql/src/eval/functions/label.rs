@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use promql_parser::parser::Expr;
 use regex::Regex;
-use wk_model::LabelsBuilder;
 use wk_model::labels::is_valid_label_name;
+use wk_model::{LabelsBuilder, METRIC_NAME};
 
 use crate::error::eval_err;
 use crate::eval::{Evaluator, StepValue};
@@ -46,6 +46,9 @@ pub(crate) fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> 
             s.metric = b
                 .build()
                 .map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
+            if dst == METRIC_NAME {
+                s.drop_name = false;
+            }
         }
         s.t = ts;
     }
@@ -77,6 +80,9 @@ pub(crate) fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Res
         s.metric = b
             .build()
             .map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
+        if dst == METRIC_NAME {
+            s.drop_name = false;
+        }
         s.t = ts;
     }
     Ok(vec)

@@ -181,10 +181,13 @@ fn apply(name: &str, p: &[Sample], scalars: &[f64], window: (i64, i64), ts: i64)
         "first_over_time" => p[0].v,
         "ts_of_last_over_time" => p[p.len() - 1].t as f64 / 1000.0,
         "ts_of_first_over_time" => p[0].t as f64 / 1000.0,
+        "ts_of_max_over_time" => extreme_ts(p, |cur, best| cur >= best),
+        "ts_of_min_over_time" => extreme_ts(p, |cur, best| cur <= best),
         "present_over_time" => 1.0,
         "stddev_over_time" => variance(p).sqrt(),
         "stdvar_over_time" => variance(p),
         "quantile_over_time" => quantile(scalars[0], vals()),
+        "mad_over_time" if p.iter().any(|s| s.v.is_nan()) => f64::NAN,
         "mad_over_time" => {
             let v = vals();
             let median = quantile(0.5, v.clone());
@@ -192,6 +195,18 @@ fn apply(name: &str, p: &[Sample], scalars: &[f64], window: (i64, i64), ts: i64)
         }
         _ => return None,
     })
+}
+
+/// Timestamp in seconds of the sample that `better` prefers (the latest on ties);
+/// NaN loses to every number.
+fn extreme_ts(p: &[Sample], better: impl Fn(f64, f64) -> bool) -> f64 {
+    let mut best = p[0];
+    for s in &p[1..] {
+        if better(s.v, best.v) || best.v.is_nan() {
+            best = *s;
+        }
+    }
+    best.t as f64 / 1000.0
 }
 
 fn variance(p: &[Sample]) -> f64 {
