@@ -89,6 +89,9 @@ fn promql_scripts() {
                     failures.insert(key, one_line(&why));
                 }
                 Outcome::Unsupported(feature) => {
+                    if std::env::var_os("WK_PROMQL_VERBOSE_UNSUPPORTED").is_some() {
+                        eprintln!("UNSUPPORTED {key} {query}\n     {feature}");
+                    }
                     st.unsupported += 1;
                     *unsupported.entry(feature).or_default() += 1;
                     if known.contains_key(&key) {

@@ -94,6 +94,8 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
             out
         }
         "histogram_quantile" => histogram::histogram_quantile(ev, &args, ts)?,
+        "histogram_quantiles" => histogram::histogram_quantiles(ev, &args, ts)?,
+        "histogram_fraction" => histogram::histogram_fraction(ev, &args, ts)?,
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
         | "histogram_stdvar" => {
             // These read native histograms only; float samples give no output.
