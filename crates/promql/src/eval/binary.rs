@@ -40,9 +40,6 @@ fn is_comparison(op: &str) -> bool {
 pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<StepValue> {
     let op = b.op.to_string();
     let modifier = b.modifier.clone().unwrap_or_default();
-    if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
-        return eval_err("unsupported: fill modifiers are not implemented yet");
-    }
     let return_bool = modifier.return_bool;
     let lhs = ev.eval(&b.lhs, ts)?;
     let rhs = ev.eval(&b.rhs, ts)?;
@@ -151,6 +148,9 @@ fn set_op(op: &str, lhs: Vector, rhs: Vector, matching: &Option<LabelModifier>) 
     }
 }
 
+/// Vector-to-vector arithmetic and comparison. With `group_right` the sides are
+/// swapped first, so "left" below means the "many" side; `fill_left`/`fill_right`
+/// values stand in for a missing sample of that (swapped) side, as in Prometheus.
 fn vector_vector(
     ev: &mut Evaluator<'_>,
     op: &str,
@@ -161,9 +161,10 @@ fn vector_vector(
 ) -> Result<Vector> {
     let matching = &modifier.matching;
     let card = &modifier.card;
+    let fill = &modifier.fill_values;
     let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
     let (lhs, rhs) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    if lhs.is_empty() || rhs.is_empty() {
+    if (lhs.is_empty() && fill.lhs.is_none()) || (rhs.is_empty() && fill.rhs.is_none()) {
         return Ok(Vec::new());
     }
     let mut right: HashMap<Labels, usize> = HashMap::with_capacity(rhs.len());
@@ -181,58 +182,110 @@ fn vector_vector(
         }
         right.insert(sig, i);
     }
-    let include: Vec<String> = match card {
-        VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => {
-            l.labels.clone()
-        }
-        _ => Vec::new(),
+    let ctx = Pairing {
+        op,
+        matching,
+        one_to_one: matches!(card, VectorMatchCardinality::OneToOne),
+        one_to_many,
+        return_bool: modifier.return_bool,
+        include: match card {
+            VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => {
+                l.labels.clone()
+            }
+            _ => Vec::new(),
+        },
+        ts,
     };
-    let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
     let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
+    let mut rhs_used = vec![false; rhs.len()];
     let mut out = Vec::new();
     for ls in &lhs {
         ev.check()?;
         let sig = signature(&ls.metric, matching);
-        let Some(&ri) = right.get(&sig) else { continue };
-        let rs = &rhs[ri];
-        if one_to_one && matched.insert(sig.clone(), HashSet::new()).is_some() {
-            // Checked before filtering, so a comparison cannot hide the ambiguity.
-            return eval_err(
-                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-            );
-        }
-        let (fl, fr) = if one_to_many {
-            (rs.f, ls.f)
-        } else {
-            (ls.f, rs.f)
+        let rs = match right.get(&sig) {
+            Some(&ri) => {
+                rhs_used[ri] = true;
+                if ctx.one_to_one && matched.insert(sig.clone(), HashSet::new()).is_some() {
+                    // Checked before filtering, so a comparison cannot hide the ambiguity.
+                    return eval_err(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    );
+                }
+                (rhs[ri].metric.clone(), rhs[ri].f)
+            }
+            None => match fill.rhs {
+                Some(f) => (Labels::empty(), f),
+                None => continue,
+            },
         };
-        let (mut v, keep) = apply(op, fl, fr);
-        if modifier.return_bool {
-            v = if keep { 1.0 } else { 0.0 };
-        } else if !keep {
+        let Some(sample) = ctx.pair((&ls.metric, ls.f, ls.drop_name), (&rs.0, rs.1)) else {
             continue;
-        }
-        let metric = result_metric(
-            &ls.metric,
-            &rs.metric,
-            matching,
-            !is_comparison(op),
-            one_to_one,
-            &include,
-        );
-        if !one_to_one && !matched.entry(sig).or_default().insert(metric.clone()) {
+        };
+        if !ctx.one_to_one
+            && !matched
+                .entry(sig)
+                .or_default()
+                .insert(sample.metric.clone())
+        {
             return eval_err(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             );
         }
-        out.push(InstantSample {
-            metric,
-            t: ts,
-            f: v,
-            drop_name: modifier.return_bool || (is_comparison(op) && ls.drop_name),
-        });
+        out.push(sample);
+    }
+    if let Some(fl) = fill.lhs {
+        for (rs, _) in rhs.iter().zip(&rhs_used).filter(|(_, used)| !**used) {
+            let group = signature(&rs.metric, matching);
+            if let Some(sample) = ctx.pair((&group, fl, false), (&rs.metric, rs.f)) {
+                out.push(sample);
+            }
+        }
     }
     Ok(out)
+}
+
+/// What one vector-to-vector operation needs to combine a pair of samples.
+#[derive(Debug)]
+struct Pairing<'a> {
+    op: &'a str,
+    matching: &'a Option<LabelModifier>,
+    one_to_one: bool,
+    one_to_many: bool,
+    return_bool: bool,
+    include: Vec<String>,
+    ts: i64,
+}
+
+impl Pairing<'_> {
+    /// Combines a (many-side) left sample with a right sample; `None` when a
+    /// comparison filters the pair out.
+    fn pair(
+        &self,
+        (lm, lf, ldrop): (&Labels, f64, bool),
+        (rm, rf): (&Labels, f64),
+    ) -> Option<InstantSample> {
+        let (fl, fr) = if self.one_to_many { (rf, lf) } else { (lf, rf) };
+        let (mut v, keep) = apply(self.op, fl, fr);
+        if self.return_bool {
+            v = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            return None;
+        }
+        let metric = result_metric(
+            lm,
+            rm,
+            self.matching,
+            !is_comparison(self.op),
+            self.one_to_one,
+            &self.include,
+        );
+        Some(InstantSample {
+            metric,
+            t: self.ts,
+            f: v,
+            drop_name: self.return_bool || (is_comparison(self.op) && ldrop),
+        })
+    }
 }
 
 /// Builds the labels of a result element, as Prometheus's `resultMetric`:

@@ -36,6 +36,20 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
     let out = match name {
         "time" => return Ok(StepValue::Scalar(ts as f64 / 1000.0)),
         "pi" => return Ok(StepValue::Scalar(std::f64::consts::PI)),
+        "step" => return Ok(StepValue::Scalar(ev.step as f64 / 1000.0)),
+        "range" => return Ok(StepValue::Scalar((ev.end - ev.start) as f64 / 1000.0)),
+        "start" => return Ok(StepValue::Scalar(ev.start as f64 / 1000.0)),
+        "end" => return Ok(StepValue::Scalar(ev.end as f64 / 1000.0)),
+        "min_of" | "max_of" => {
+            let a = ev.eval_scalar(args[0], ts)?;
+            let b = ev.eval_scalar(args[1], ts)?;
+            let v = if name == "min_of" {
+                stats::go_min(a, b)
+            } else {
+                stats::go_max(a, b)
+            };
+            return Ok(StepValue::Scalar(v));
+        }
         "vector" => {
             let v = ev.eval_scalar(args[0], ts)?;
             vec![sample(Labels::empty(), ts, v, false)]
