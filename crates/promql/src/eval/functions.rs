@@ -3,6 +3,7 @@
 //! The rest live by concern in `functions/`.
 
 mod histogram;
+mod info;
 mod instant;
 mod label;
 mod range;
@@ -108,6 +109,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
             out
         }
         "histogram_quantile" => histogram::histogram_quantile(ev, &args, ts)?,
+        "info" => info::info(ev, &args, ts)?,
         "histogram_quantiles" => histogram::histogram_quantiles(ev, &args, ts)?,
         "histogram_fraction" => histogram::histogram_fraction(ev, &args, ts)?,
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
