@@ -92,15 +92,15 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Checks cancellation and the deadline; cheap enough for inner loops (the
-    /// clock is read every 256 calls).
+    /// Checks cancellation and the deadline; cheap enough for inner loops (one
+    /// relaxed atomic load; the clock is read on the first and every 256th call).
     pub(crate) fn check(&mut self) -> Result<()> {
-        self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % 256 != 0 {
-            return Ok(());
-        }
         if self.cancel.is_cancelled() {
             return Err(PromqlError::Canceled);
+        }
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 256 != 1 {
+            return Ok(());
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(PromqlError::Timeout);
@@ -165,14 +165,6 @@ impl<'a> Evaluator<'a> {
         match self.eval(expr, ts)? {
             StepValue::Scalar(v) => Ok(v),
             other => eval_err(format!("expected scalar, got {}", other.type_name())),
-        }
-    }
-
-    /// Evaluates `expr` at `ts` and requires a range vector.
-    pub(crate) fn eval_matrix(&mut self, expr: &Expr, ts: i64) -> Result<Matrix> {
-        match self.eval(expr, ts)? {
-            StepValue::Matrix(m) => Ok(m),
-            other => eval_err(format!("expected range vector, got {}", other.type_name())),
         }
     }
 

@@ -144,10 +144,10 @@ fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
 }
 
 fn selects(vs: &VectorSelector, labels: &Labels) -> bool {
-    if let Some(n) = &vs.name {
-        if labels.metric_name() != Some(n.as_str()) {
-            return false;
-        }
+    if let Some(n) = &vs.name
+        && labels.metric_name() != Some(n.as_str())
+    {
+        return false;
     }
     let value = |n: &str| labels.get(n).unwrap_or("");
     let all = |ms: &[promql_parser::label::Matcher]| ms.iter().all(|m| m.is_match(value(&m.name)));
@@ -186,7 +186,7 @@ fn run_eval(engine: &Engine, head: &Head, case: &EvalCase) -> Outcome {
             return if case.fail == Some(Check::Any) {
                 Outcome::Pass
             } else {
-                Outcome::Unsupported(format!("parser: {}", short(&e.to_string())))
+                Outcome::Unsupported(parser_gap(&case.query, &e.to_string()))
             };
         }
     };
@@ -215,9 +215,38 @@ fn run_eval(engine: &Engine, head: &Head, case: &EvalCase) -> Outcome {
     }
 }
 
-fn short(s: &str) -> String {
-    let first = s.lines().next().unwrap_or("");
-    first.chars().take(70).collect()
+/// Names the grammar a parse failure points at, for the report.
+fn parser_gap(query: &str, err: &str) -> String {
+    let gap = if query.contains(" anchored") || query.contains(" smoothed") {
+        "`anchored`/`smoothed` range modifiers"
+    } else if query.contains("</") || query.contains(">/") {
+        "histogram trim operators `</` and `>/`"
+    } else if err.contains("inside brackets")
+        || query.contains("offset (")
+        || query.contains("offset -(")
+        || query.contains("offset step")
+        || query.contains("offset STEP")
+        || query.contains("offset min_of")
+        || query.contains("offset max_of")
+        || query.contains("offset range")
+        || query.contains("offset -")
+        || query.contains("offset +")
+    {
+        "duration expressions (arithmetic, `step()`, `range()`, `min_of()` in `[...]` and `offset`)"
+    } else if err.contains("at least one non-empty match") {
+        "selectors whose matchers all match the empty string (info() data selectors)"
+    } else {
+        return format!(
+            "parser: {}",
+            err.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(70)
+                .collect::<String>()
+        );
+    };
+    format!("parser lacks {gap}")
 }
 
 /// Strips Prometheus's position suffix (` (1:23)` or its regex form), which our
