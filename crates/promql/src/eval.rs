@@ -10,7 +10,7 @@ mod aggregation;
 mod binary;
 mod bounds;
 mod functions;
-mod selector;
+pub(crate) mod selector;
 mod subquery;
 
 use std::collections::HashMap;

@@ -3,14 +3,14 @@
 //! smoothing, `changes`, `resets`, `absent_over_time` and the `*_over_time` family.
 
 use promql_parser::parser::Expr;
-use wk_model::Sample;
+use wk_model::{Labels, Sample, is_stale_nan};
 
 use super::stats::{kahan_avg, kahan_sum_inc, linear_regression, quantile};
 use super::{absent_labels, sample, unwrap_parens};
 use crate::error::eval_err;
-use crate::eval::{Evaluator, StepValue, offset_millis};
+use crate::eval::{Evaluator, StepValue, offset_millis, selector};
 use crate::value::format_float;
-use crate::{Result, Series};
+use crate::{Result, Vector};
 
 /// The window `(start, end]` in milliseconds that a range argument covers at `ts`.
 fn window_of(ev: &Evaluator<'_>, arg: &Expr, ts: i64) -> (i64, i64) {
@@ -52,6 +52,11 @@ pub(crate) fn call(
     if !is_range_fn(name) {
         return Ok(None);
     }
+    if name != "absent_over_time"
+        && let Some(out) = over_selector(ev, name, args, ts)?
+    {
+        return Ok(Some(StepValue::Vector(out)));
+    }
     let mut scalars = Vec::new();
     let mut matrix_arg = args[0];
     let mut matrix = Vec::new();
@@ -84,15 +89,72 @@ pub(crate) fn call(
     for s in matrix {
         ev.check()?;
         if matches!(name, "rate" | "increase") {
-            counter_info(ev, &s);
+            counter_info(ev, &s.metric);
         }
         if let Some(f) = apply(name, &s.points, &scalars, window, ts) {
-            let keep_name = matches!(name, "last_over_time" | "first_over_time");
-            let drop = s.drop_name || !keep_name;
-            out.push(sample(s.metric, ts, f, drop));
+            out.push(sample(s.metric, ts, f, s.drop_name || drops_name(name)));
         }
     }
     Ok(Some(StepValue::Vector(out)))
+}
+
+fn drops_name(name: &str) -> bool {
+    !matches!(name, "last_over_time" | "first_over_time")
+}
+
+/// The fast path for a function over a plain range selector: reads each series'
+/// window as a slice of the loaded samples instead of building a matrix first
+/// (the common `rate(x[5m])` shape). `None` when the argument is not a range
+/// selector.
+fn over_selector(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    args: &[&Expr],
+    ts: i64,
+) -> Result<Option<Vector>> {
+    if !args
+        .iter()
+        .any(|a| matches!(unwrap_parens(a), Expr::MatrixSelector(_)))
+    {
+        return Ok(None);
+    }
+    let mut scalars = Vec::new();
+    let mut selector = None;
+    for a in args {
+        match unwrap_parens(a) {
+            Expr::MatrixSelector(ms) => selector = Some((ms, *a)),
+            other => scalars.push(ev.eval_scalar(other, ts)?),
+        }
+    }
+    let Some((ms, arg)) = selector else {
+        return Ok(None);
+    };
+    check_params(ev, name, &scalars)?;
+    let series = selector::load(ev, &ms.vs)?;
+    let window = window_of(ev, arg, ts);
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    for s in series.iter() {
+        ev.check()?;
+        let lo = s.samples.partition_point(|p| p.t <= window.0);
+        let hi = s.samples.partition_point(|p| p.t <= window.1);
+        let mut points = &s.samples[lo..hi.max(lo)];
+        if points.iter().any(|p| is_stale_nan(p.v)) {
+            buf.clear();
+            buf.extend(points.iter().filter(|p| !is_stale_nan(p.v)));
+            points = &buf;
+        }
+        if points.is_empty() {
+            continue;
+        }
+        if matches!(name, "rate" | "increase") {
+            counter_info(ev, &s.metric);
+        }
+        if let Some(f) = apply(name, points, &scalars, window, ts) {
+            out.push(sample(s.metric.clone(), ts, f, drops_name(name)));
+        }
+    }
+    Ok(Some(out))
 }
 
 fn check_params(ev: &mut Evaluator<'_>, name: &str, scalars: &[f64]) -> Result<()> {
@@ -126,8 +188,8 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, scalars: &[f64]) -> Result<(
 
 /// Adds Prometheus's info when `rate`/`increase` reads a series whose name does not
 /// look like a counter.
-fn counter_info(ev: &mut Evaluator<'_>, s: &Series) {
-    let Some(name) = s.metric.metric_name() else {
+fn counter_info(ev: &mut Evaluator<'_>, metric: &Labels) {
+    let Some(name) = metric.metric_name() else {
         return;
     };
     if ["_total", "_sum", "_count", "_bucket"]
