@@ -86,7 +86,7 @@ fn build() -> Head {
             values[i] += match kind {
                 0 => (rng % 1500) as f64 / 100.0,
                 1 => (rng % 100_000) as f64,
-                2 if rng % 10 == 0 => 4096.0,
+                2 if rng.is_multiple_of(10) => 4096.0,
                 2 => 0.0,
                 b => ((*b as u64 - 9) * 10 + rng % 5) as f64,
             };

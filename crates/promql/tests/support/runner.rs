@@ -93,7 +93,7 @@ fn nhcb_series(series: &[(Labels, Vec<SeqValue>)]) -> Vec<(Option<Labels>, Strin
             .map(|(n, v)| if n == "__name__" { (n, base) } else { (n, v) });
         out.push((
             Some(Labels::from_sorted(pairs)),
-            "native histograms (load_with_nhcb)".to_owned(),
+            "native histograms: the query selects what `load_with_nhcb` derives".to_owned(),
         ));
     }
     out
