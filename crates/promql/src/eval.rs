@@ -177,8 +177,7 @@ impl<'a> Evaluator<'a> {
         end: i64,
         step: i64,
     ) -> Result<Matrix> {
-        let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
-        let mut out: Matrix = Vec::new();
+        let mut out = SeriesBuilder::default();
         let mut ts = start;
         while ts <= end {
             let points: Vec<(Labels, bool, f64)> = match self.eval(expr, ts)? {
@@ -198,24 +197,44 @@ impl<'a> Evaluator<'a> {
             };
             self.add_samples(points.len())?;
             for (metric, drop_name, f) in points {
-                let i = *index.entry((metric.clone(), drop_name)).or_insert_with(|| {
-                    out.push(Series {
-                        metric,
-                        points: Vec::new(),
-                        drop_name,
-                    });
-                    out.len() - 1
-                });
-                out[i].points.push(Sample::new(ts, f));
+                out.push(metric, drop_name, Sample::new(ts, f));
             }
             ts += step;
         }
-        Ok(out)
+        Ok(out.series)
     }
 
     /// Resolves an `@` modifier to milliseconds.
     pub(crate) fn at_time(&self, at: &Option<AtModifier>) -> Option<i64> {
         at.as_ref().map(|a| at_millis(a, self.start, self.end))
+    }
+}
+
+/// Stitches per-step samples into series keyed by labels and name-drop flag,
+/// cloning a label set only for a series it has not seen yet.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesBuilder {
+    index: HashMap<(Labels, bool), usize>,
+    pub(crate) series: Matrix,
+}
+
+impl SeriesBuilder {
+    /// Appends `point` to the series `(metric, drop_name)`.
+    pub(crate) fn push(&mut self, metric: Labels, drop_name: bool, point: Sample) {
+        let key = (metric, drop_name);
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.series.push(Series {
+                    metric: key.0.clone(),
+                    points: Vec::new(),
+                    drop_name,
+                });
+                self.index.insert(key, self.series.len() - 1);
+                self.series.len() - 1
+            }
+        };
+        self.series[i].points.push(point);
     }
 }
 

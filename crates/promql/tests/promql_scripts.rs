@@ -169,9 +169,7 @@ One deviation is deliberate: `promql-parser` does not track positions, so the
 fn report(stats: &BTreeMap<String, FileStats>, unsupported: &BTreeMap<String, usize>) -> String {
     let mut out = String::from(REPORT_HEADER);
     out.push_str("## Results per file\n\n");
-    out.push_str(
-        "| file | passed | failed | unsupported | total |\n|---|---:|---:|---:|---:|\n",
-    );
+    out.push_str("| file | passed | failed | unsupported | total |\n|---|---:|---:|---:|---:|\n");
     let mut tot = FileStats::default();
     for (name, s) in stats {
         let total = s.passed + s.failed + s.unsupported;

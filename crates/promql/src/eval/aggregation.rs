@@ -4,6 +4,7 @@
 //! for `stddev`/`stdvar`, and NaN ordered below every number in `topk`/`bottomk`.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use wk_model::{Labels, LabelsBuilder, METRIC_NAME};
@@ -27,19 +28,7 @@ struct Group {
 
 /// Returns the label set that identifies the group of `metric`.
 pub(crate) fn group_labels(metric: &Labels, modifier: &Option<LabelModifier>) -> Labels {
-    match modifier {
-        None => Labels::empty(),
-        Some(LabelModifier::Include(by)) => Labels::from_sorted(
-            metric
-                .iter()
-                .filter(|(n, _)| by.labels.iter().any(|b| b == n)),
-        ),
-        Some(LabelModifier::Exclude(without)) => Labels::from_sorted(
-            metric
-                .iter()
-                .filter(|(n, _)| *n != METRIC_NAME && !without.labels.iter().any(|w| w == n)),
-        ),
-    }
+    Labels::from_sorted(metric.iter().filter(|(n, _)| in_group(n, modifier)))
 }
 
 /// Evaluates an aggregation at `ts`.
@@ -110,21 +99,47 @@ fn ratio_param(ev: &mut Evaluator<'_>, p: Option<StepValue>) -> Result<f64> {
 }
 
 /// Groups `input` by its grouping labels, keeping first-appearance order.
+/// Groups `input` by its grouping labels, keeping first-appearance order. Keys
+/// are hashed from the label pairs in place; a label set is built once per group.
 fn groups_of(input: &Vector, modifier: &Option<LabelModifier>) -> Vec<Group> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for (i, s) in input.iter().enumerate() {
-        let key = group_labels(&s.metric, modifier);
-        let g = *index.entry(key.clone()).or_insert_with(|| {
-            groups.push(Group {
-                labels: key,
-                ..Group::default()
-            });
-            groups.len() - 1
-        });
+        let pairs = || s.metric.iter().filter(|(n, _)| in_group(n, modifier));
+        let mut h = std::hash::DefaultHasher::new();
+        for (n, v) in pairs() {
+            (n, v).hash(&mut h);
+        }
+        let slot = index.entry(h.finish()).or_default();
+        let g = match slot
+            .iter()
+            .copied()
+            .find(|&g| groups[g].labels.iter().eq(pairs()))
+        {
+            Some(g) => g,
+            None => {
+                groups.push(Group {
+                    labels: Labels::from_sorted(pairs()),
+                    ..Group::default()
+                });
+                slot.push(groups.len() - 1);
+                groups.len() - 1
+            }
+        };
         groups[g].members.push(i);
     }
     groups
+}
+
+/// Returns true when label `name` is part of the grouping key.
+fn in_group(name: &str, modifier: &Option<LabelModifier>) -> bool {
+    match modifier {
+        None => false,
+        Some(LabelModifier::Include(by)) => by.labels.iter().any(|b| b == name),
+        Some(LabelModifier::Exclude(without)) => {
+            name != METRIC_NAME && !without.labels.iter().any(|w| w == name)
+        }
+    }
 }
 
 fn grouped(

@@ -1,13 +1,11 @@
 //! Subqueries: an instant-vector expression evaluated at regular steps inside a
 //! window, giving a range vector.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::SubqueryExpr;
-use wk_model::{Labels, Sample};
+use wk_model::Sample;
 
-use super::{Evaluator, offset_millis};
-use crate::{Matrix, Result, Series};
+use super::{Evaluator, SeriesBuilder, offset_millis};
+use crate::{Matrix, Result};
 
 /// Evaluates `sq` at `ts`. The inner steps are the multiples of the subquery step
 /// inside `(t - range, t]`, where `t` is `ts` (or the `@` time) minus the offset, as
@@ -23,26 +21,16 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result
     if start <= mint {
         start += step;
     }
-    let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
-    let mut out: Matrix = Vec::new();
+    let mut out = SeriesBuilder::default();
     let mut t = start;
     while t <= end {
         let vec = ev.eval_vector(&sq.expr, t)?;
         for s in vec {
-            let i = *index
-                .entry((s.metric.clone(), s.drop_name))
-                .or_insert_with(|| {
-                    out.push(Series {
-                        metric: s.metric,
-                        points: Vec::new(),
-                        drop_name: s.drop_name,
-                    });
-                    out.len() - 1
-                });
-            out[i].points.push(Sample::new(t, s.f));
+            out.push(s.metric, s.drop_name, Sample::new(t, s.f));
         }
         t += step;
     }
+    let mut out = out.series;
     out.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(out)
 }

@@ -276,7 +276,8 @@ fn parse_eval(
             continue;
         }
         if l.contains("{{") {
-            case.unsupported = Some("native histograms: the expected result holds `{{...}}` samples".into());
+            case.unsupported =
+                Some("native histograms: the expected result holds `{{...}}` samples".into());
             continue;
         }
         if let Some(v) = series_desc::parse_float(l) {

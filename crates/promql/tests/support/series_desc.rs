@@ -131,7 +131,9 @@ pub fn parse_float(s: &str) -> Option<f64> {
 /// Expands the value notation: `a`, `a+bxN`, `a-bxN`, `axN`, `_`, `_xN`, `stale`.
 pub fn parse_values(s: &str) -> Result<Vec<SeqValue>, DescError> {
     if s.contains("{{") {
-        return Err(DescError::Unsupported("native histograms: the query selects `{{...}}` series".into()));
+        return Err(DescError::Unsupported(
+            "native histograms: the query selects `{{...}}` series".into(),
+        ));
     }
     let mut out = Vec::new();
     for item in s.split_whitespace() {
