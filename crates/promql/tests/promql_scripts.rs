@@ -152,7 +152,8 @@ The scripts are Prometheus's own PromQL engine tests
 `wk-tsdb` head. Every `eval` counts once:
 
 - **passed**: the result, the expected error and the expected annotations match
-  (floats compared with Prometheus's relative tolerance of 1e-6);
+  (floats compared with Prometheus's relative tolerance of 1e-6), and an instant
+  query gives the same result when run as a one-step range query;
 - **failed**: it ran and did not match; such cases must be listed in
   `crates/promql/testdata/known_failures.txt`, or the test fails (and a listed case
   that passes fails the test too, so the list only shrinks);
