@@ -139,6 +139,11 @@ fn queries(c: &mut Criterion) {
             HOSTS,
         ),
         (
+            "subquery_max_rate_1h",
+            "max_over_time(rate(node_cpu_seconds_total{instance=\"host-00001:9100\"}[5m])[30m:1m])",
+            64,
+        ),
+        (
             "histogram_quantile_1h",
             "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
             1,

@@ -58,6 +58,8 @@ pub(crate) struct Evaluator<'a> {
     data_mint: i64,
     data_maxt: i64,
     cache: HashMap<usize, Rc<Vec<LoadedSeries>>>,
+    /// Inner results of each subquery node by inner step time; see `subquery`.
+    subquery_steps: HashMap<usize, std::collections::BTreeMap<i64, Rc<Vector>>>,
     samples: usize,
     pub(crate) annotations: Annotations,
     cancel: CancelToken,
@@ -84,6 +86,7 @@ impl<'a> Evaluator<'a> {
             data_mint,
             data_maxt,
             cache: HashMap::new(),
+            subquery_steps: HashMap::new(),
             samples: 0,
             annotations: Annotations::default(),
             cancel,
@@ -197,7 +200,7 @@ impl<'a> Evaluator<'a> {
             };
             self.add_samples(points.len())?;
             for (metric, drop_name, f) in points {
-                out.push(metric, drop_name, Sample::new(ts, f));
+                out.push(&metric, drop_name, Sample::new(ts, f));
             }
             ts += step;
         }
@@ -214,24 +217,26 @@ impl<'a> Evaluator<'a> {
 /// cloning a label set only for a series it has not seen yet.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesBuilder {
-    index: HashMap<(Labels, bool), usize>,
+    /// Series index per label set, one slot per name-drop flag.
+    index: HashMap<Labels, [usize; 2]>,
     pub(crate) series: Matrix,
 }
 
 impl SeriesBuilder {
     /// Appends `point` to the series `(metric, drop_name)`.
-    pub(crate) fn push(&mut self, metric: Labels, drop_name: bool, point: Sample) {
-        let key = (metric, drop_name);
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => {
+    pub(crate) fn push(&mut self, metric: &Labels, drop_name: bool, point: Sample) {
+        let d = usize::from(drop_name);
+        let i = match self.index.get(metric).map(|slots| slots[d]) {
+            Some(i) if i != usize::MAX => i,
+            _ => {
                 self.series.push(Series {
-                    metric: key.0.clone(),
+                    metric: metric.clone(),
                     points: Vec::new(),
                     drop_name,
                 });
-                self.index.insert(key, self.series.len() - 1);
-                self.series.len() - 1
+                let i = self.series.len() - 1;
+                self.index.entry(metric.clone()).or_insert([usize::MAX; 2])[d] = i;
+                i
             }
         };
         self.series[i].points.push(point);

@@ -1,5 +1,12 @@
 //! Subqueries: an instant-vector expression evaluated at regular steps inside a
 //! window, giving a range vector.
+//!
+//! Inner steps are aligned to multiples of the subquery step, so consecutive
+//! outer steps of a range query share most of them. Each subquery node keeps its
+//! inner results by time and drops those that fell out of the window, so a range
+//! query evaluates every inner step once rather than once per outer step.
+
+use std::rc::Rc;
 
 use promql_parser::parser::SubqueryExpr;
 use wk_model::Sample;
@@ -21,15 +28,26 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result
     if start <= mint {
         start += step;
     }
+    let key = sq as *const SubqueryExpr as usize;
+    let mut steps = ev.subquery_steps.remove(&key).unwrap_or_default();
+    steps = steps.split_off(&start);
     let mut out = SeriesBuilder::default();
     let mut t = start;
     while t <= end {
-        let vec = ev.eval_vector(&sq.expr, t)?;
-        for s in vec {
-            out.push(s.metric, s.drop_name, Sample::new(t, s.f));
+        let vec = match steps.get(&t) {
+            Some(v) => Rc::clone(v),
+            None => {
+                let v = Rc::new(ev.eval_vector(&sq.expr, t)?);
+                steps.insert(t, Rc::clone(&v));
+                v
+            }
+        };
+        for s in vec.iter() {
+            out.push(&s.metric, s.drop_name, Sample::new(t, s.f));
         }
         t += step;
     }
+    ev.subquery_steps.insert(key, steps);
     let mut out = out.series;
     out.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(out)
