@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use promql_parser::parser::Expr;
 use wk_storage::Querier;
 
-use crate::eval::{Evaluator, StepValue};
+use crate::eval::{Evaluator, MAX_MILLIS, StepValue};
 use crate::{Annotations, PromqlError, Result, Value};
 
 /// Options of the engine; owned by this crate, `Default` matches Prometheus.
@@ -106,6 +106,7 @@ impl Engine {
         t: i64,
         cancel: &CancelToken,
     ) -> Result<QueryResult> {
+        let t = t.clamp(-MAX_MILLIS, MAX_MILLIS);
         let mut ev = self.evaluator(querier, expr, t, t, 0, cancel);
         let value = match ev.eval(expr, t)? {
             StepValue::Scalar(v) => Value::Scalar { t, v },
@@ -121,7 +122,9 @@ impl Engine {
 
     /// Evaluates `expr` at every `step` milliseconds from `start` to `end`
     /// inclusive, giving a [`Value::Matrix`] sorted by labels. The expression must
-    /// be a scalar or an instant vector.
+    /// be a scalar or an instant vector. Times beyond about ±285,000 years are
+    /// clamped; the number of steps is not limited here (the HTTP layer caps it, as
+    /// Prometheus does), but the deadline and cancellation apply.
     pub fn range(
         &self,
         querier: &dyn Querier,
@@ -163,6 +166,11 @@ impl Engine {
                 "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
             )));
         }
+        let (start, end) = (
+            start.clamp(-MAX_MILLIS, MAX_MILLIS),
+            end.clamp(-MAX_MILLIS, MAX_MILLIS),
+        );
+        let step = step.min(MAX_MILLIS);
         let mut ev = self.evaluator(querier, expr, start, end, step, cancel);
         let m = ev.eval_range(expr, start, end, step)?;
         Ok(QueryResult {

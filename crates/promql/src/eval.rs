@@ -202,7 +202,10 @@ impl<'a> Evaluator<'a> {
             for (metric, drop_name, f) in points {
                 out.push(&metric, drop_name, Sample::new(ts, f));
             }
-            ts += step;
+            match ts.checked_add(step) {
+                Some(next) => ts = next,
+                None => break,
+            }
         }
         Ok(out.series)
     }
@@ -254,17 +257,27 @@ pub(crate) fn at_millis(at: &AtModifier, start: i64, end: i64) -> i64 {
 
 fn system_time_millis(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => duration_millis(d),
+        Err(e) => -duration_millis(e.duration()),
     }
+}
+
+/// The largest magnitude of a time or duration the evaluator works with, in
+/// milliseconds (about 285,000 years): sums of a few such values cannot overflow
+/// an `i64`, so absurd `@`, `offset` or range values saturate instead of wrapping.
+pub(crate) const MAX_MILLIS: i64 = 1 << 53;
+
+/// Converts a duration to milliseconds, saturating at [`MAX_MILLIS`].
+pub(crate) fn duration_millis(d: std::time::Duration) -> i64 {
+    d.as_millis().min(MAX_MILLIS as u128) as i64
 }
 
 /// Converts an `offset` modifier to signed milliseconds.
 pub(crate) fn offset_millis(o: &Option<Offset>) -> i64 {
     match o {
         None => 0,
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        Some(Offset::Pos(d)) => duration_millis(*d),
+        Some(Offset::Neg(d)) => -duration_millis(*d),
     }
 }
 

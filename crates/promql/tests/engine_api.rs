@@ -171,3 +171,22 @@ fn errors_and_annotations_use_prometheus_wording() {
     );
     assert!(matches!(parse("sum(").unwrap_err(), PromqlError::Parse(_)));
 }
+
+#[test]
+fn absurd_times_saturate_instead_of_panicking() {
+    let h = head(1);
+    let e = Engine::default();
+    let q = h.querier();
+    for query in [
+        "up_total offset 100000000y",
+        "up_total offset -100000000y",
+        "rate(up_total[100000000y])",
+        "up_total @ 9999999999999",
+        "max_over_time(up_total[1000y:1y] @ -9999999999999)",
+    ] {
+        let Ok(expr) = parse(query) else { continue };
+        e.instant(&q, &expr, i64::MAX).unwrap();
+        e.instant(&q, &expr, i64::MIN).unwrap();
+        e.range(&q, &expr, i64::MIN, i64::MAX, i64::MAX).unwrap();
+    }
+}

@@ -6,7 +6,7 @@
 
 use promql_parser::parser::Expr;
 
-use super::{at_millis, offset_millis};
+use super::{at_millis, duration_millis, offset_millis};
 use crate::EngineOptions;
 
 /// Returns the inclusive `[mint, maxt]` of samples that evaluating `expr` between
@@ -35,14 +35,14 @@ fn walk(
         }
         Expr::MatrixSelector(ms) => {
             let (lo, hi) = shifted(span, &ms.vs.at, &ms.vs.offset, query);
-            add(lo - ms.range.as_millis() as i64, hi);
+            add(lo - duration_millis(ms.range), hi);
         }
         Expr::Subquery(sq) => {
             let (lo, hi) = shifted(span, &sq.at, &sq.offset, query);
             let step = sq
                 .step
-                .map_or(opts.default_subquery_step_ms, |s| s.as_millis() as i64);
-            let inner = (lo - sq.range.as_millis() as i64 - step, hi);
+                .map_or(opts.default_subquery_step_ms, duration_millis);
+            let inner = (lo - duration_millis(sq.range) - step, hi);
             walk(&sq.expr, inner, query, opts, acc);
         }
         Expr::Aggregate(a) => {

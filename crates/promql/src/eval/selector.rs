@@ -13,7 +13,7 @@ use promql_parser::label::MatchOp as ParserOp;
 use promql_parser::parser::{MatrixSelector, VectorSelector};
 use wk_model::{Labels, METRIC_NAME, MatchOp, Matcher, Sample, is_stale_nan};
 
-use super::{Evaluator, offset_millis};
+use super::{Evaluator, duration_millis, offset_millis};
 use crate::{InstantSample, Matrix, PromqlError, Result, Series, Vector};
 
 /// One series read from storage, with every sample the query may need.
@@ -125,7 +125,7 @@ pub(crate) fn window(samples: &[Sample], mint: i64, maxt: i64) -> Vec<Sample> {
 pub(crate) fn range(ev: &mut Evaluator<'_>, ms: &MatrixSelector, ts: i64) -> Result<Matrix> {
     let series = load(ev, &ms.vs)?;
     let maxt = ev.at_time(&ms.vs.at).unwrap_or(ts) - offset_millis(&ms.vs.offset);
-    let mint = maxt - ms.range.as_millis() as i64;
+    let mint = maxt - duration_millis(ms.range);
     let mut out = Vec::new();
     for s in series.iter() {
         ev.check()?;

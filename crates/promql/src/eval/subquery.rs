@@ -11,7 +11,7 @@ use std::rc::Rc;
 use promql_parser::parser::SubqueryExpr;
 use wk_model::Sample;
 
-use super::{Evaluator, SeriesBuilder, offset_millis};
+use super::{Evaluator, SeriesBuilder, duration_millis, offset_millis};
 use crate::{Matrix, Result};
 
 /// Evaluates `sq` at `ts`. The inner steps are the multiples of the subquery step
@@ -20,10 +20,10 @@ use crate::{Matrix, Result};
 pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result<Matrix> {
     let step = sq
         .step
-        .map_or(ev.opts.default_subquery_step_ms, |s| s.as_millis() as i64)
+        .map_or(ev.opts.default_subquery_step_ms, duration_millis)
         .max(1);
     let end = ev.at_time(&sq.at).unwrap_or(ts) - offset_millis(&sq.offset);
-    let mint = end - sq.range.as_millis() as i64;
+    let mint = end - duration_millis(sq.range);
     let mut start = step * mint.div_euclid(step);
     if start <= mint {
         start += step;
@@ -45,7 +45,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result
         for s in vec.iter() {
             out.push(&s.metric, s.drop_name, Sample::new(t, s.f));
         }
-        t += step;
+        t = t.saturating_add(step);
     }
     ev.subquery_steps.insert(key, steps);
     let mut out = out.series;

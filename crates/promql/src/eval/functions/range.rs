@@ -8,7 +8,7 @@ use wk_model::{Labels, Sample, is_stale_nan};
 use super::stats::{kahan_avg, kahan_sum_inc, linear_regression, quantile};
 use super::{absent_labels, sample, unwrap_parens};
 use crate::error::eval_err;
-use crate::eval::{Evaluator, StepValue, offset_millis, selector};
+use crate::eval::{Evaluator, StepValue, duration_millis, offset_millis, selector};
 use crate::value::format_float;
 use crate::{Result, Vector};
 
@@ -20,7 +20,7 @@ fn window_of(ev: &Evaluator<'_>, arg: &Expr, ts: i64) -> (i64, i64) {
         _ => return (ts, ts),
     };
     let end = ev.at_time(at).unwrap_or(ts) - offset_millis(offset);
-    (end - range.as_millis() as i64, end)
+    (end - duration_millis(range), end)
 }
 
 fn is_range_fn(name: &str) -> bool {
