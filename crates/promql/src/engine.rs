@@ -16,9 +16,11 @@ pub struct EngineOptions {
     /// How far back an instant selector looks for the latest sample, in
     /// milliseconds; 5 minutes by default (`--query.lookback-delta`).
     pub lookback_delta_ms: i64,
-    /// Most samples one query may load from storage plus materialize in
-    /// subqueries; over it the query fails with [`PromqlError::TooManySamples`].
-    /// 50 million by default (`--query.max-samples`).
+    /// Most samples one query may hold: those its selectors load from storage
+    /// (each selector reads once per query) plus the points of a range query's
+    /// result; over it the query fails with [`PromqlError::TooManySamples`].
+    /// 50 million by default, as Prometheus's `--query.max-samples` (which counts
+    /// the peak held at one step, so ours is the stricter bound).
     pub max_samples: usize,
     /// Wall-clock budget of one query; over it the query fails with
     /// [`PromqlError::Timeout`]. `None` means no deadline.
