@@ -1,0 +1,282 @@
+//! Aggregation operators (`sum`, `avg`, `topk`, `quantile`, ... with `by` or
+//! `without`), following Prometheus 3's `aggregation.go`: Kahan summation for `sum`
+//! and `avg` (switching to an incremental mean before the sum overflows), Welford
+//! for `stddev`/`stdvar`, and NaN ordered below every number in `topk`/`bottomk`.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use wk_model::{Labels, LabelsBuilder, METRIC_NAME};
+
+use super::{Evaluator, StepValue};
+use crate::error::eval_err;
+use crate::eval::functions::stats::{kahan_avg, kahan_sum_inc, quantile};
+use crate::value::format_float;
+use crate::{InstantSample, Result, Vector};
+
+/// Running state of one group.
+#[derive(Debug, Clone, Default)]
+struct Group {
+    labels: Labels,
+    count: f64,
+    value: f64,
+    mean: f64,
+    kahan_c: f64,
+    members: Vec<usize>,
+}
+
+/// Returns the label set that identifies the group of `metric`.
+pub(crate) fn group_labels(metric: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+    Labels::from_sorted(metric.iter().filter(|(n, _)| in_group(n, modifier)))
+}
+
+/// Evaluates an aggregation at `ts`.
+pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, ts: i64) -> Result<StepValue> {
+    let op = a.op.to_string();
+    let param = match &a.param {
+        Some(p) => Some(ev.eval(p, ts)?),
+        None => None,
+    };
+    let input = ev.eval_vector(&a.expr, ts)?;
+    let out = match op.as_str() {
+        "topk" | "bottomk" | "limitk" => {
+            let k = param_int(param)?;
+            select_k(&op, k, input, &a.modifier)
+        }
+        "limit_ratio" => {
+            let ratio = ratio_param(ev, param)?;
+            limit_ratio(ratio, input)
+        }
+        "count_values" => count_values(param, input, &a.modifier, ts)?,
+        "quantile" => {
+            let q = scalar_param(param)?;
+            if !(0.0..=1.0).contains(&q) {
+                ev.annotations.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_float(q)
+                ));
+            }
+            grouped(ev, &op, input, &a.modifier, ts, Some(q))?
+        }
+        _ => grouped(ev, &op, input, &a.modifier, ts, None)?,
+    };
+    Ok(StepValue::Vector(out))
+}
+
+fn scalar_param(p: Option<StepValue>) -> Result<f64> {
+    match p {
+        Some(StepValue::Scalar(v)) => Ok(v),
+        _ => eval_err("expected scalar parameter"),
+    }
+}
+
+fn param_int(p: Option<StepValue>) -> Result<i64> {
+    let k = scalar_param(p)?;
+    if k.is_nan() {
+        return eval_err("Parameter value is NaN");
+    }
+    if k >= 9.223_372_036_854_776e18 || k <= -9.223_372_036_854_776e18 {
+        return eval_err(format!("Scalar value {} overflows int64", format_float(k)));
+    }
+    Ok(k as i64)
+}
+
+fn ratio_param(ev: &mut Evaluator<'_>, p: Option<StepValue>) -> Result<f64> {
+    let r = scalar_param(p)?;
+    if r.is_nan() {
+        return eval_err("Ratio value is NaN");
+    }
+    let capped = r.clamp(-1.0, 1.0);
+    if capped != r {
+        ev.annotations.warn(format!(
+            "ratio value should be between -1 and 1, got {}, capping to {}",
+            format_float(r),
+            format_float(capped)
+        ));
+    }
+    Ok(capped)
+}
+
+/// Groups `input` by its grouping labels, keeping first-appearance order.
+/// Groups `input` by its grouping labels, keeping first-appearance order. Keys
+/// are hashed from the label pairs in place; a label set is built once per group.
+fn groups_of(input: &Vector, modifier: &Option<LabelModifier>) -> Vec<Group> {
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, s) in input.iter().enumerate() {
+        let pairs = || s.metric.iter().filter(|(n, _)| in_group(n, modifier));
+        let mut h = std::hash::DefaultHasher::new();
+        for (n, v) in pairs() {
+            (n, v).hash(&mut h);
+        }
+        let slot = index.entry(h.finish()).or_default();
+        let g = match slot
+            .iter()
+            .copied()
+            .find(|&g| groups[g].labels.iter().eq(pairs()))
+        {
+            Some(g) => g,
+            None => {
+                groups.push(Group {
+                    labels: Labels::from_sorted(pairs()),
+                    ..Group::default()
+                });
+                slot.push(groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[g].members.push(i);
+    }
+    groups
+}
+
+/// Returns true when label `name` is part of the grouping key.
+fn in_group(name: &str, modifier: &Option<LabelModifier>) -> bool {
+    match modifier {
+        None => false,
+        Some(LabelModifier::Include(by)) => by.labels.iter().any(|b| b == name),
+        Some(LabelModifier::Exclude(without)) => {
+            name != METRIC_NAME && !without.labels.iter().any(|w| w == name)
+        }
+    }
+}
+
+fn grouped(
+    ev: &mut Evaluator<'_>,
+    op: &str,
+    input: Vector,
+    modifier: &Option<LabelModifier>,
+    ts: i64,
+    q: Option<f64>,
+) -> Result<Vector> {
+    let mut out = Vec::new();
+    for mut g in groups_of(&input, modifier) {
+        ev.check()?;
+        let vals: Vec<f64> = g.members.iter().map(|&i| input[i].f).collect();
+        let f = match op {
+            "sum" => {
+                for &v in &vals {
+                    (g.value, g.kahan_c) = kahan_sum_inc(v, g.value, g.kahan_c);
+                }
+                g.value + g.kahan_c
+            }
+            "avg" => kahan_avg(&vals),
+            "count" => vals.len() as f64,
+            "group" => 1.0,
+            "min" => vals[1..]
+                .iter()
+                .fold(vals[0], |m, &v| if m > v || m.is_nan() { v } else { m }),
+            "max" => vals[1..]
+                .iter()
+                .fold(vals[0], |m, &v| if m < v || m.is_nan() { v } else { m }),
+            "stddev" | "stdvar" if vals.iter().any(|v| !v.is_finite()) => f64::NAN,
+            "stddev" | "stdvar" => {
+                g.mean = vals[0];
+                g.count = 1.0;
+                for &v in &vals[1..] {
+                    g.count += 1.0;
+                    let delta = v - g.mean;
+                    g.mean += delta / g.count;
+                    g.value += delta * (v - g.mean);
+                }
+                let var = g.value / g.count;
+                if op == "stddev" { var.sqrt() } else { var }
+            }
+            "quantile" => quantile(q.unwrap_or(f64::NAN), vals),
+            other => return eval_err(format!("unsupported aggregation {other:?}")),
+        };
+        // Grouping by a not yet dropped name keeps the promise to drop it.
+        let drop_name =
+            g.labels.metric_name().is_some() && g.members.iter().any(|&i| input[i].drop_name);
+        out.push(InstantSample {
+            metric: g.labels,
+            t: ts,
+            f,
+            drop_name,
+        });
+    }
+    Ok(out)
+}
+
+/// `a` ranks above `b` for `topk` (NaN below every number).
+fn above(a: f64, b: f64) -> bool {
+    !a.is_nan() && (b.is_nan() || a > b)
+}
+
+fn select_k(op: &str, k: i64, input: Vector, modifier: &Option<LabelModifier>) -> Vector {
+    if k < 1 {
+        return Vec::new();
+    }
+    let k = k.min(input.len() as i64) as usize;
+    let mut out = Vec::new();
+    for g in groups_of(&input, modifier) {
+        let mut members = g.members;
+        match op {
+            "topk" => members.sort_by(|&a, &b| {
+                order(above(input[a].f, input[b].f), above(input[b].f, input[a].f))
+            }),
+            "bottomk" => members.sort_by(|&a, &b| {
+                order(below(input[a].f, input[b].f), below(input[b].f, input[a].f))
+            }),
+            _ => {}
+        }
+        out.extend(members.into_iter().take(k).map(|i| input[i].clone()));
+    }
+    out
+}
+
+/// `a` ranks above `b` for `bottomk` (NaN still last).
+fn below(a: f64, b: f64) -> bool {
+    !a.is_nan() && (b.is_nan() || a < b)
+}
+
+fn order(a_first: bool, b_first: bool) -> std::cmp::Ordering {
+    match (a_first, b_first) {
+        (true, _) => std::cmp::Ordering::Less,
+        (_, true) => std::cmp::Ordering::Greater,
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+fn limit_ratio(ratio: f64, input: Vector) -> Vector {
+    input
+        .into_iter()
+        .filter(|s| {
+            let offset = s.metric.stable_hash() as f64 / u64::MAX as f64;
+            (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+        })
+        .collect()
+}
+
+fn count_values(
+    param: Option<StepValue>,
+    input: Vector,
+    modifier: &Option<LabelModifier>,
+    ts: i64,
+) -> Result<Vector> {
+    let Some(StepValue::String(label)) = param else {
+        return eval_err("expected string parameter for count_values");
+    };
+    if !wk_model::labels::is_valid_label_name(&label) {
+        return eval_err(format!("invalid label name {label:?}"));
+    }
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vector = Vec::new();
+    for s in &input {
+        let mut b = LabelsBuilder::from_labels(&group_labels(&s.metric, modifier));
+        b.set(&label, &format_float(s.f));
+        let key = b.build().unwrap_or_else(|_| Labels::empty());
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            out.push(InstantSample {
+                metric: key,
+                t: ts,
+                f: 0.0,
+                drop_name: false,
+            });
+            out.len() - 1
+        });
+        out[i].f += 1.0;
+    }
+    Ok(out)
+}
