@@ -19,12 +19,8 @@ const SCRAPE_MS: i64 = 15_000;
 const SCRAPES: i64 = 241;
 const T0: i64 = 1_764_000_000_000;
 const END: i64 = T0 + (SCRAPES - 1) * SCRAPE_MS;
-const MODES: [&str; 8] = [
-    "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
-];
-const BUCKETS: [&str; 10] = [
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf",
-];
+const MODES: [&str; 8] = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
+const BUCKETS: [&str; 10] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
 
 /// A series and how its value moves per scrape: (labels, kind).
 fn series() -> Vec<(Labels, u8)> {
@@ -33,17 +29,12 @@ fn series() -> Vec<(Labels, u8)> {
         let instance = format!("host-{h:05}:9100");
         let base = |name: &str| {
             let mut b = LabelsBuilder::new();
-            b.set("__name__", name)
-                .set("instance", &instance)
-                .set("job", "node");
+            b.set("__name__", name).set("instance", &instance).set("job", "node");
             b
         };
         for cpu in 0..8 {
             for mode in MODES {
-                let l = base("node_cpu_seconds_total")
-                    .set("cpu", &cpu.to_string())
-                    .set("mode", mode)
-                    .build();
+                let l = base("node_cpu_seconds_total").set("cpu", &cpu.to_string()).set("mode", mode).build();
                 out.push((l.unwrap(), 0));
             }
         }
@@ -110,21 +101,9 @@ fn queries(c: &mut Criterion) {
     let head = build();
     let engine = Engine::default();
     let instant: &[(&str, &str, usize)] = &[
-        (
-            "raw_selector_64",
-            "node_cpu_seconds_total{instance=\"host-00042:9100\"}",
-            64,
-        ),
-        (
-            "regex_matcher",
-            "node_cpu_seconds_total{mode=~\"user|system\",instance=~\"host-000[0-4].*\"}",
-            800,
-        ),
-        (
-            "topk_rate",
-            "topk(10, rate(node_network_receive_bytes_total[5m]))",
-            10,
-        ),
+        ("raw_selector_64", "node_cpu_seconds_total{instance=\"host-00042:9100\"}", 64),
+        ("regex_matcher", "node_cpu_seconds_total{mode=~\"user|system\",instance=~\"host-000[0-4].*\"}", 800),
+        ("topk_rate", "topk(10, rate(node_network_receive_bytes_total[5m]))", 10),
         ("count_by_job_all", "count by (job) ({__name__=~\".+\"})", 2),
         (
             "subquery_max_rate",
@@ -133,11 +112,7 @@ fn queries(c: &mut Criterion) {
         ),
     ];
     let range: &[(&str, &str, usize)] = &[
-        (
-            "sum_rate_by_instance_1h",
-            "sum by (instance) (rate(node_cpu_seconds_total[5m]))",
-            HOSTS,
-        ),
+        ("sum_rate_by_instance_1h", "sum by (instance) (rate(node_cpu_seconds_total[5m]))", HOSTS),
         (
             "subquery_max_rate_1h",
             "max_over_time(rate(node_cpu_seconds_total{instance=\"host-00001:9100\"}[5m])[30m:1m])",
@@ -161,12 +136,7 @@ fn queries(c: &mut Criterion) {
     g.sample_size(10);
     for (name, q, want) in range {
         let expr = parse(q).unwrap();
-        let run = || {
-            engine
-                .range(&head.querier(), &expr, T0, END, SCRAPE_MS)
-                .unwrap()
-                .value
-        };
+        let run = || engine.range(&head.querier(), &expr, T0, END, SCRAPE_MS).unwrap().value;
         assert_eq!(size(&run()), *want, "{q}");
         g.bench_function(*name, |b| b.iter(|| black_box(run())));
     }

@@ -18,8 +18,7 @@ pub struct Annotations {
 impl Annotations {
     /// Adds a warning; `msg` is the text after `PromQL warning: `.
     pub fn warn(&mut self, msg: impl AsRef<str>) {
-        self.warnings
-            .insert(format!("PromQL warning: {}", msg.as_ref()));
+        self.warnings.insert(format!("PromQL warning: {}", msg.as_ref()));
     }
 
     /// Adds an info; `msg` is the text after `PromQL info: `.

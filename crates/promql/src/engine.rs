@@ -116,10 +116,7 @@ impl Engine {
             StepValue::Vector(v) => Value::Vector(crate::eval::finish_vector(v, t)?),
             StepValue::Matrix(m) => Value::Matrix(crate::eval::finish_matrix(m)?),
         };
-        Ok(QueryResult {
-            value,
-            annotations: ev.annotations,
-        })
+        Ok(QueryResult { value, annotations: ev.annotations })
     }
 
     /// Evaluates `expr` at every `step` milliseconds from `start` to `end`
@@ -127,14 +124,7 @@ impl Engine {
     /// be a scalar or an instant vector. Times beyond about ±285,000 years are
     /// clamped; the number of steps is not limited here (the HTTP layer caps it, as
     /// Prometheus does), but the deadline and cancellation apply.
-    pub fn range(
-        &self,
-        querier: &dyn Querier,
-        expr: &Expr,
-        start: i64,
-        end: i64,
-        step: i64,
-    ) -> Result<QueryResult> {
+    pub fn range(&self, querier: &dyn Querier, expr: &Expr, start: i64, end: i64, step: i64) -> Result<QueryResult> {
         self.range_with(querier, expr, start, end, step, &CancelToken::new())
     }
 
@@ -154,31 +144,22 @@ impl Engine {
             ));
         }
         if end < start {
-            return Err(PromqlError::Eval(
-                "end timestamp must not be before start time".into(),
-            ));
+            return Err(PromqlError::Eval("end timestamp must not be before start time".into()));
         }
         let kind = expr.value_type();
         if !matches!(
             kind,
-            promql_parser::parser::value::ValueType::Scalar
-                | promql_parser::parser::value::ValueType::Vector
+            promql_parser::parser::value::ValueType::Scalar | promql_parser::parser::value::ValueType::Vector
         ) {
             return Err(PromqlError::Eval(format!(
                 "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
             )));
         }
-        let (start, end) = (
-            start.clamp(-MAX_MILLIS, MAX_MILLIS),
-            end.clamp(-MAX_MILLIS, MAX_MILLIS),
-        );
+        let (start, end) = (start.clamp(-MAX_MILLIS, MAX_MILLIS), end.clamp(-MAX_MILLIS, MAX_MILLIS));
         let step = step.min(MAX_MILLIS);
         let mut ev = self.evaluator(querier, expr, start, end, step, cancel);
         let m = ev.eval_range(expr, start, end, step)?;
-        Ok(QueryResult {
-            value: Value::Matrix(crate::eval::finish_matrix(m)?),
-            annotations: ev.annotations,
-        })
+        Ok(QueryResult { value: Value::Matrix(crate::eval::finish_matrix(m)?), annotations: ev.annotations })
     }
 
     fn evaluator<'a>(
@@ -191,13 +172,6 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Evaluator<'a> {
         let deadline = self.opts.timeout.map(|d| Instant::now() + d);
-        Evaluator::new(
-            querier,
-            &self.opts,
-            expr,
-            (start, end, step),
-            cancel.clone(),
-            deadline,
-        )
+        Evaluator::new(querier, &self.opts, expr, (start, end, step), cancel.clone(), deadline)
     }
 }

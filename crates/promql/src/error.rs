@@ -33,10 +33,7 @@ impl PromqlError {
     /// Returns true when the same query may succeed later (storage unavailable or a
     /// deadline hit); false for errors in the query itself.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            PromqlError::Timeout | PromqlError::Storage(QueryError::Unavailable { .. })
-        )
+        matches!(self, PromqlError::Timeout | PromqlError::Storage(QueryError::Unavailable { .. }))
     }
 
     /// Returns true when the error is the caller's fault (a bad query or one over a

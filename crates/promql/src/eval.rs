@@ -156,10 +156,7 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval_vector(&mut self, expr: &Expr, ts: i64) -> Result<Vector> {
         match self.eval(expr, ts)? {
             StepValue::Vector(v) => Ok(v),
-            other => eval_err(format!(
-                "expected instant vector, got {}",
-                other.type_name()
-            )),
+            other => eval_err(format!("expected instant vector, got {}", other.type_name())),
         }
     }
 
@@ -173,13 +170,7 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `expr` at every step from `start` to `end` and stitches the
     /// per-step results into series, keyed by labels (and name-drop flag).
-    pub(crate) fn eval_range(
-        &mut self,
-        expr: &Expr,
-        start: i64,
-        end: i64,
-        step: i64,
-    ) -> Result<Matrix> {
+    pub(crate) fn eval_range(&mut self, expr: &Expr, start: i64, end: i64, step: i64) -> Result<Matrix> {
         let mut out = SeriesBuilder::default();
         let mut ts = start;
         while ts <= end {
@@ -187,9 +178,7 @@ impl<'a> Evaluator<'a> {
                 StepValue::Scalar(v) => vec![(Labels::empty(), false, v)],
                 StepValue::Vector(vec) => {
                     check_duplicates(&vec)?;
-                    vec.into_iter()
-                        .map(|s| (s.metric, s.drop_name, s.f))
-                        .collect()
+                    vec.into_iter().map(|s| (s.metric, s.drop_name, s.f)).collect()
                 }
                 other => {
                     return eval_err(format!(
@@ -232,11 +221,7 @@ impl SeriesBuilder {
         let i = match self.index.get(metric).map(|slots| slots[d]) {
             Some(i) if i != usize::MAX => i,
             _ => {
-                self.series.push(Series {
-                    metric: metric.clone(),
-                    points: Vec::new(),
-                    drop_name,
-                });
+                self.series.push(Series { metric: metric.clone(), points: Vec::new(), drop_name });
                 let i = self.series.len() - 1;
                 self.index.entry(metric.clone()).or_insert([usize::MAX; 2])[d] = i;
                 i

@@ -103,9 +103,7 @@ fn promql_scripts() {
     }
     for k in known.keys() {
         if !seen_known.contains(k) && !failures.contains_key(k) {
-            problems.push(format!(
-                "{k} is listed in {KNOWN} but is not a failing case"
-            ));
+            problems.push(format!("{k} is listed in {KNOWN} but is not a failing case"));
         }
     }
     let table = report(&stats, &unsupported);
@@ -125,12 +123,7 @@ fn promql_scripts() {
         std::fs::write(&known_path, out).expect("writing known failures");
         return;
     }
-    assert!(
-        problems.is_empty(),
-        "{} problem(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
 }
 
 fn one_line(s: &str) -> String {
@@ -174,10 +167,7 @@ fn report(stats: &BTreeMap<String, FileStats>, unsupported: &BTreeMap<String, us
     let mut tot = FileStats::default();
     for (name, s) in stats {
         let total = s.passed + s.failed + s.unsupported;
-        out.push_str(&format!(
-            "| {name} | {} | {} | {} | {total} |\n",
-            s.passed, s.failed, s.unsupported
-        ));
+        out.push_str(&format!("| {name} | {} | {} | {} | {total} |\n", s.passed, s.failed, s.unsupported));
         tot.passed += s.passed;
         tot.failed += s.failed;
         tot.unsupported += s.unsupported;

@@ -64,7 +64,7 @@ where
     result
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -82,8 +82,12 @@ fn status_of(e: &wk_ingest::Error) -> StatusCode {
 fn failure_response(failure: Failure, body: impl Fn(StatusCode, String) -> Response) -> Response {
     match failure {
         Failure::Decode(e) => body(status_of(&e), e.to_string()),
-        Failure::Storage(e) => retry_later(StatusCode::SERVICE_UNAVAILABLE, format!("storage cannot accept writes now: {e}")),
-        Failure::Busy => retry_later(StatusCode::TOO_MANY_REQUESTS, "too many ingest requests in flight; retry later".to_owned()),
+        Failure::Storage(e) => {
+            retry_later(StatusCode::SERVICE_UNAVAILABLE, format!("storage cannot accept writes now: {e}"))
+        }
+        Failure::Busy => {
+            retry_later(StatusCode::TOO_MANY_REQUESTS, "too many ingest requests in flight; retry later".to_owned())
+        }
     }
 }
 
@@ -207,9 +211,10 @@ async fn influx(
     error: impl Fn(StatusCode, String) -> Response,
 ) -> Response {
     let content_encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
-    let result =
-        ingest(&state, protocol, move |decoder, now| decoder.influx(&body, content_encoding.as_deref(), precision, now))
-            .await;
+    let result = ingest(&state, protocol, move |decoder, now| {
+        decoder.influx(&body, content_encoding.as_deref(), precision, now)
+    })
+    .await;
     match result {
         Ok(outcome) if outcome.rejected_total() == 0 => StatusCode::NO_CONTENT.into_response(),
         Ok(outcome) => error(StatusCode::BAD_REQUEST, outcome.message()),

@@ -52,10 +52,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, ts: i64) -> Result
         "quantile" => {
             let q = scalar_param(param)?;
             if !(0.0..=1.0).contains(&q) {
-                ev.annotations.warn(format!(
-                    "quantile value should be between 0 and 1, got {}",
-                    format_float(q)
-                ));
+                ev.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_float(q)));
             }
             grouped(ev, &op, input, &a.modifier, ts, Some(q))?
         }
@@ -111,17 +108,10 @@ fn groups_of(input: &Vector, modifier: &Option<LabelModifier>) -> Vec<Group> {
             (n, v).hash(&mut h);
         }
         let slot = index.entry(h.finish()).or_default();
-        let g = match slot
-            .iter()
-            .copied()
-            .find(|&g| groups[g].labels.iter().eq(pairs()))
-        {
+        let g = match slot.iter().copied().find(|&g| groups[g].labels.iter().eq(pairs())) {
             Some(g) => g,
             None => {
-                groups.push(Group {
-                    labels: Labels::from_sorted(pairs()),
-                    ..Group::default()
-                });
+                groups.push(Group { labels: Labels::from_sorted(pairs()), ..Group::default() });
                 slot.push(groups.len() - 1);
                 groups.len() - 1
             }
@@ -136,9 +126,7 @@ fn in_group(name: &str, modifier: &Option<LabelModifier>) -> bool {
     match modifier {
         None => false,
         Some(LabelModifier::Include(by)) => by.labels.iter().any(|b| b == name),
-        Some(LabelModifier::Exclude(without)) => {
-            name != METRIC_NAME && !without.labels.iter().any(|w| w == name)
-        }
+        Some(LabelModifier::Exclude(without)) => name != METRIC_NAME && !without.labels.iter().any(|w| w == name),
     }
 }
 
@@ -164,12 +152,8 @@ fn grouped(
             "avg" => kahan_avg(&vals),
             "count" => vals.len() as f64,
             "group" => 1.0,
-            "min" => vals[1..]
-                .iter()
-                .fold(vals[0], |m, &v| if m > v || m.is_nan() { v } else { m }),
-            "max" => vals[1..]
-                .iter()
-                .fold(vals[0], |m, &v| if m < v || m.is_nan() { v } else { m }),
+            "min" => vals[1..].iter().fold(vals[0], |m, &v| if m > v || m.is_nan() { v } else { m }),
+            "max" => vals[1..].iter().fold(vals[0], |m, &v| if m < v || m.is_nan() { v } else { m }),
             "stddev" | "stdvar" if vals.iter().any(|v| !v.is_finite()) => f64::NAN,
             "stddev" | "stdvar" => {
                 g.mean = vals[0];
@@ -187,14 +171,8 @@ fn grouped(
             other => return eval_err(format!("unsupported aggregation {other:?}")),
         };
         // Grouping by a not yet dropped name keeps the promise to drop it.
-        let drop_name =
-            g.labels.metric_name().is_some() && g.members.iter().any(|&i| input[i].drop_name);
-        out.push(InstantSample {
-            metric: g.labels,
-            t: ts,
-            f,
-            drop_name,
-        });
+        let drop_name = g.labels.metric_name().is_some() && g.members.iter().any(|&i| input[i].drop_name);
+        out.push(InstantSample { metric: g.labels, t: ts, f, drop_name });
     }
     Ok(out)
 }
@@ -213,12 +191,8 @@ fn select_k(op: &str, k: i64, input: Vector, modifier: &Option<LabelModifier>) -
     for g in groups_of(&input, modifier) {
         let mut members = g.members;
         match op {
-            "topk" => members.sort_by(|&a, &b| {
-                order(above(input[a].f, input[b].f), above(input[b].f, input[a].f))
-            }),
-            "bottomk" => members.sort_by(|&a, &b| {
-                order(below(input[a].f, input[b].f), below(input[b].f, input[a].f))
-            }),
+            "topk" => members.sort_by(|&a, &b| order(above(input[a].f, input[b].f), above(input[b].f, input[a].f))),
+            "bottomk" => members.sort_by(|&a, &b| order(below(input[a].f, input[b].f), below(input[b].f, input[a].f))),
             _ => {}
         }
         out.extend(members.into_iter().take(k).map(|i| input[i].clone()));
@@ -249,12 +223,7 @@ fn limit_ratio(ratio: f64, input: Vector) -> Vector {
         .collect()
 }
 
-fn count_values(
-    param: Option<StepValue>,
-    input: Vector,
-    modifier: &Option<LabelModifier>,
-    ts: i64,
-) -> Result<Vector> {
+fn count_values(param: Option<StepValue>, input: Vector, modifier: &Option<LabelModifier>, ts: i64) -> Result<Vector> {
     let Some(StepValue::String(label)) = param else {
         return eval_err("expected string parameter for count_values");
     };
@@ -268,12 +237,7 @@ fn count_values(
         b.set(&label, &format_float(s.f));
         let key = b.build().unwrap_or_else(|_| Labels::empty());
         let i = *index.entry(key.clone()).or_insert_with(|| {
-            out.push(InstantSample {
-                metric: key,
-                t: ts,
-                f: 0.0,
-                drop_name: false,
-            });
+            out.push(InstantSample { metric: key, t: ts, f: 0.0, drop_name: false });
             out.len() - 1
         });
         out[i].f += 1.0;

@@ -46,28 +46,14 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<St
     match (lhs, rhs) {
         (StepValue::Scalar(l), StepValue::Scalar(r)) => {
             let (v, keep) = apply(&op, l, r);
-            Ok(StepValue::Scalar(if is_comparison(&op) {
-                if keep { 1.0 } else { 0.0 }
-            } else {
-                v
-            }))
+            Ok(StepValue::Scalar(if is_comparison(&op) { if keep { 1.0 } else { 0.0 } } else { v }))
         }
-        (StepValue::Vector(l), StepValue::Scalar(r)) => Ok(StepValue::Vector(vector_scalar(
-            &op,
-            l,
-            r,
-            false,
-            return_bool,
-            ts,
-        ))),
-        (StepValue::Scalar(l), StepValue::Vector(r)) => Ok(StepValue::Vector(vector_scalar(
-            &op,
-            r,
-            l,
-            true,
-            return_bool,
-            ts,
-        ))),
+        (StepValue::Vector(l), StepValue::Scalar(r)) => {
+            Ok(StepValue::Vector(vector_scalar(&op, l, r, false, return_bool, ts)))
+        }
+        (StepValue::Scalar(l), StepValue::Vector(r)) => {
+            Ok(StepValue::Vector(vector_scalar(&op, r, l, true, return_bool, ts)))
+        }
         (StepValue::Vector(l), StepValue::Vector(r)) => {
             let out = match op.as_str() {
                 "and" | "or" | "unless" => set_op(&op, l, r, &modifier.matching),
@@ -105,16 +91,12 @@ fn vector_scalar(op: &str, vec: Vector, s: f64, swap: bool, return_bool: bool, t
 /// Returns the labels `metric` is matched on.
 pub(crate) fn signature(metric: &Labels, matching: &Option<LabelModifier>) -> Labels {
     match matching {
-        Some(LabelModifier::Include(on)) => Labels::from_sorted(
-            metric
-                .iter()
-                .filter(|(n, _)| on.labels.iter().any(|l| l == n)),
-        ),
-        Some(LabelModifier::Exclude(ign)) => Labels::from_sorted(
-            metric
-                .iter()
-                .filter(|(n, _)| *n != METRIC_NAME && !ign.labels.iter().any(|l| l == n)),
-        ),
+        Some(LabelModifier::Include(on)) => {
+            Labels::from_sorted(metric.iter().filter(|(n, _)| on.labels.iter().any(|l| l == n)))
+        }
+        Some(LabelModifier::Exclude(ign)) => {
+            Labels::from_sorted(metric.iter().filter(|(n, _)| *n != METRIC_NAME && !ign.labels.iter().any(|l| l == n)))
+        }
         None => Labels::from_sorted(metric.iter().filter(|(n, _)| *n != METRIC_NAME)),
     }
 }
@@ -122,27 +104,17 @@ pub(crate) fn signature(metric: &Labels, matching: &Option<LabelModifier>) -> La
 fn set_op(op: &str, lhs: Vector, rhs: Vector, matching: &Option<LabelModifier>) -> Vector {
     match op {
         "and" => {
-            let right: HashSet<Labels> =
-                rhs.iter().map(|s| signature(&s.metric, matching)).collect();
-            lhs.into_iter()
-                .filter(|s| right.contains(&signature(&s.metric, matching)))
-                .collect()
+            let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, matching)).collect();
+            lhs.into_iter().filter(|s| right.contains(&signature(&s.metric, matching))).collect()
         }
         "unless" => {
-            let right: HashSet<Labels> =
-                rhs.iter().map(|s| signature(&s.metric, matching)).collect();
-            lhs.into_iter()
-                .filter(|s| !right.contains(&signature(&s.metric, matching)))
-                .collect()
+            let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, matching)).collect();
+            lhs.into_iter().filter(|s| !right.contains(&signature(&s.metric, matching))).collect()
         }
         _ => {
-            let left: HashSet<Labels> =
-                lhs.iter().map(|s| signature(&s.metric, matching)).collect();
+            let left: HashSet<Labels> = lhs.iter().map(|s| signature(&s.metric, matching)).collect();
             let mut out = lhs;
-            out.extend(
-                rhs.into_iter()
-                    .filter(|s| !left.contains(&signature(&s.metric, matching))),
-            );
+            out.extend(rhs.into_iter().filter(|s| !left.contains(&signature(&s.metric, matching))));
             out
         }
     }
@@ -189,9 +161,7 @@ fn vector_vector(
         one_to_many,
         return_bool: modifier.return_bool,
         include: match card {
-            VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => {
-                l.labels.clone()
-            }
+            VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => l.labels.clone(),
             _ => Vec::new(),
         },
         ts,
@@ -221,15 +191,8 @@ fn vector_vector(
         let Some(sample) = ctx.pair((&ls.metric, ls.f, ls.drop_name), (&rs.0, rs.1)) else {
             continue;
         };
-        if !ctx.one_to_one
-            && !matched
-                .entry(sig)
-                .or_default()
-                .insert(sample.metric.clone())
-        {
-            return eval_err(
-                "multiple matches for labels: grouping labels must ensure unique matches",
-            );
+        if !ctx.one_to_one && !matched.entry(sig).or_default().insert(sample.metric.clone()) {
+            return eval_err("multiple matches for labels: grouping labels must ensure unique matches");
         }
         out.push(sample);
     }
@@ -259,11 +222,7 @@ struct Pairing<'a> {
 impl Pairing<'_> {
     /// Combines a (many-side) left sample with a right sample; `None` when a
     /// comparison filters the pair out.
-    fn pair(
-        &self,
-        (lm, lf, ldrop): (&Labels, f64, bool),
-        (rm, rf): (&Labels, f64),
-    ) -> Option<InstantSample> {
+    fn pair(&self, (lm, lf, ldrop): (&Labels, f64, bool), (rm, rf): (&Labels, f64)) -> Option<InstantSample> {
         let (fl, fr) = if self.one_to_many { (rf, lf) } else { (lf, rf) };
         let (mut v, keep) = apply(self.op, fl, fr);
         if self.return_bool {
@@ -271,14 +230,7 @@ impl Pairing<'_> {
         } else if !keep {
             return None;
         }
-        let metric = result_metric(
-            lm,
-            rm,
-            self.matching,
-            !is_comparison(self.op),
-            self.one_to_one,
-            &self.include,
-        );
+        let metric = result_metric(lm, rm, self.matching, !is_comparison(self.op), self.one_to_one, &self.include);
         Some(InstantSample {
             metric,
             t: self.ts,

@@ -17,13 +17,7 @@ pub(crate) fn data_bounds(expr: &Expr, start: i64, end: i64, opts: &EngineOption
     if acc.0 > acc.1 { (0, 0) } else { acc }
 }
 
-fn walk(
-    expr: &Expr,
-    span: (i64, i64),
-    query: (i64, i64),
-    opts: &EngineOptions,
-    acc: &mut (i64, i64),
-) {
+fn walk(expr: &Expr, span: (i64, i64), query: (i64, i64), opts: &EngineOptions, acc: &mut (i64, i64)) {
     let mut add = |lo: i64, hi: i64| {
         acc.0 = acc.0.min(lo);
         acc.1 = acc.1.max(hi);
@@ -39,9 +33,7 @@ fn walk(
         }
         Expr::Subquery(sq) => {
             let (lo, hi) = shifted(span, &sq.at, &sq.offset, query);
-            let step = sq
-                .step
-                .map_or(opts.default_subquery_step_ms, duration_millis);
+            let step = sq.step.map_or(opts.default_subquery_step_ms, duration_millis);
             let inner = (lo - duration_millis(sq.range) - step, hi);
             walk(&sq.expr, inner, query, opts, acc);
         }

@@ -44,11 +44,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
         "min_of" | "max_of" => {
             let a = ev.eval_scalar(args[0], ts)?;
             let b = ev.eval_scalar(args[1], ts)?;
-            let v = if name == "min_of" {
-                stats::go_min(a, b)
-            } else {
-                stats::go_max(a, b)
-            };
+            let v = if name == "min_of" { stats::go_min(a, b) } else { stats::go_max(a, b) };
             return Ok(StepValue::Scalar(v));
         }
         "vector" => {
@@ -62,11 +58,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
         }
         "absent" => {
             let vec = ev.eval_vector(args[0], ts)?;
-            if vec.is_empty() {
-                vec![sample(absent_labels(args[0]), ts, 1.0, false)]
-            } else {
-                Vec::new()
-            }
+            if vec.is_empty() { vec![sample(absent_labels(args[0]), ts, 1.0, false)] } else { Vec::new() }
         }
         "timestamp" => {
             let raw = matches!(unwrap_parens(args[0]), Expr::VectorSelector(_));
@@ -112,8 +104,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
         "info" => info::info(ev, &args, ts)?,
         "histogram_quantiles" => histogram::histogram_quantiles(ev, &args, ts)?,
         "histogram_fraction" => histogram::histogram_fraction(ev, &args, ts)?,
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" => {
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
             // These read native histograms only; float samples give no output.
             for a in &args {
                 ev.eval(a, ts)?;
@@ -121,9 +112,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
             Vec::new()
         }
         other => {
-            return eval_err(format!(
-                "unsupported: function {other}() is not implemented"
-            ));
+            return eval_err(format!("unsupported: function {other}() is not implemented"));
         }
     };
     Ok(StepValue::Vector(out))
@@ -131,9 +120,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<StepValu
 
 fn sort_warning(ev: &mut Evaluator<'_>) {
     if ev.step != 0 {
-        ev.annotations.warn(
-            "sort is ineffective for range queries since results are always ordered by labels",
-        );
+        ev.annotations.warn("sort is ineffective for range queries since results are always ordered by labels");
     }
 }
 
@@ -151,12 +138,7 @@ fn cmp_values(a: f64, b: f64, desc: bool) -> std::cmp::Ordering {
 
 /// Builds one output element.
 pub(crate) fn sample(metric: Labels, t: i64, f: f64, drop_name: bool) -> InstantSample {
-    InstantSample {
-        metric,
-        t,
-        f,
-        drop_name,
-    }
+    InstantSample { metric, t, f, drop_name }
 }
 
 /// The labels `absent(x{...})` reports: the equality matchers of a selector
@@ -184,7 +166,5 @@ pub(crate) fn absent_labels(arg: &Expr) -> Labels {
 
 /// Applies `f` to every element of an instant vector argument, dropping the name.
 pub(crate) fn map_vector(vec: Vector, ts: i64, f: impl Fn(f64) -> f64) -> Vector {
-    vec.into_iter()
-        .map(|s| sample(s.metric, ts, f(s.f), true))
-        .collect()
+    vec.into_iter().map(|s| sample(s.metric, ts, f(s.f), true)).collect()
 }

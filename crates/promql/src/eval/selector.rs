@@ -33,8 +33,7 @@ fn matcher_groups(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>> {
             ParserOp::Re(_) => MatchOp::Re,
             ParserOp::NotRe(_) => MatchOp::Nre,
         };
-        Matcher::new(op, m.name.clone(), m.value.clone())
-            .map_err(|e| PromqlError::Parse(e.to_string()))
+        Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| PromqlError::Parse(e.to_string()))
     };
     let mut groups: Vec<Vec<&promql_parser::label::Matcher>> = Vec::new();
     if vs.matchers.or_matchers.is_empty() {
@@ -74,10 +73,8 @@ pub(crate) fn load(ev: &mut Evaluator<'_>, vs: &VectorSelector) -> Result<Rc<Vec
             merged.entry(series.labels).or_insert(samples);
         }
     }
-    let loaded: Vec<LoadedSeries> = merged
-        .into_iter()
-        .map(|(metric, samples)| LoadedSeries { metric, samples })
-        .collect();
+    let loaded: Vec<LoadedSeries> =
+        merged.into_iter().map(|(metric, samples)| LoadedSeries { metric, samples }).collect();
     let loaded = Rc::new(loaded);
     ev.cache.insert(key, Rc::clone(&loaded));
     Ok(loaded)
@@ -99,12 +96,7 @@ pub(crate) fn instant(ev: &mut Evaluator<'_>, vs: &VectorSelector, ts: i64) -> R
         if last.t <= t - lookback || is_stale_nan(last.v) {
             continue;
         }
-        out.push(InstantSample {
-            metric: s.metric.clone(),
-            t: last.t,
-            f: last.v,
-            drop_name: false,
-        });
+        out.push(InstantSample { metric: s.metric.clone(), t: last.t, f: last.v, drop_name: false });
     }
     Ok(out)
 }
@@ -113,11 +105,7 @@ pub(crate) fn instant(ev: &mut Evaluator<'_>, vs: &VectorSelector, ts: i64) -> R
 pub(crate) fn window(samples: &[Sample], mint: i64, maxt: i64) -> Vec<Sample> {
     let lo = samples.partition_point(|p| p.t <= mint);
     let hi = samples.partition_point(|p| p.t <= maxt);
-    samples[lo..hi.max(lo)]
-        .iter()
-        .filter(|p| !is_stale_nan(p.v))
-        .copied()
-        .collect()
+    samples[lo..hi.max(lo)].iter().filter(|p| !is_stale_nan(p.v)).copied().collect()
 }
 
 /// Evaluates a range selector at `ts`; series without samples in the window are
@@ -131,11 +119,7 @@ pub(crate) fn range(ev: &mut Evaluator<'_>, ms: &MatrixSelector, ts: i64) -> Res
         ev.check()?;
         let points = window(&s.samples, mint, maxt);
         if !points.is_empty() {
-            out.push(Series {
-                metric: s.metric.clone(),
-                points,
-                drop_name: false,
-            });
+            out.push(Series { metric: s.metric.clone(), points, drop_name: false });
         }
     }
     Ok(out)

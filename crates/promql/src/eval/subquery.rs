@@ -18,10 +18,7 @@ use crate::{Matrix, Result};
 /// inside `(t - range, t]`, where `t` is `ts` (or the `@` time) minus the offset, as
 /// in Prometheus 3.
 pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result<Matrix> {
-    let step = sq
-        .step
-        .map_or(ev.opts.default_subquery_step_ms, duration_millis)
-        .max(1);
+    let step = sq.step.map_or(ev.opts.default_subquery_step_ms, duration_millis).max(1);
     let end = ev.at_time(&sq.at).unwrap_or(ts) - offset_millis(&sq.offset);
     let mint = end - duration_millis(sq.range);
     let mut start = step * mint.div_euclid(step);

@@ -36,13 +36,7 @@ pub fn run_script(cmds: &[Command]) -> Vec<(usize, String, Outcome)> {
                 head = new_head();
                 skipped_series.clear();
             }
-            Command::Load {
-                interval,
-                series,
-                skipped,
-                nhcb,
-                ..
-            } => {
+            Command::Load { interval, series, skipped, nhcb, .. } => {
                 if *nhcb {
                     skipped_series.extend(nhcb_series(series));
                 }
@@ -65,11 +59,7 @@ pub fn run_script(cmds: &[Command]) -> Vec<(usize, String, Outcome)> {
 }
 
 fn new_head() -> Head {
-    Head::new(HeadOptions {
-        ooo_window_ms: 1 << 50,
-        ..HeadOptions::default()
-    })
-    .expect("default head options are valid")
+    Head::new(HeadOptions { ooo_window_ms: 1 << 50, ..HeadOptions::default() }).expect("default head options are valid")
 }
 
 /// The native histograms with custom buckets that `load_with_nhcb` derives from
@@ -81,16 +71,11 @@ fn nhcb_series(series: &[(Labels, Vec<SeqValue>)]) -> Vec<(Option<Labels>, Strin
         let Some(name) = labels.metric_name() else {
             continue;
         };
-        let Some(base) = ["_bucket", "_count", "_sum"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s))
-        else {
+        let Some(base) = ["_bucket", "_count", "_sum"].iter().find_map(|s| name.strip_suffix(s)) else {
             continue;
         };
-        let pairs = labels
-            .iter()
-            .filter(|(n, _)| *n != "le")
-            .map(|(n, v)| if n == "__name__" { (n, base) } else { (n, v) });
+        let pairs =
+            labels.iter().filter(|(n, _)| *n != "le").map(|(n, v)| if n == "__name__" { (n, base) } else { (n, v) });
         out.push((
             Some(Labels::from_sorted(pairs)),
             "native histograms: the query selects what `load_with_nhcb` derives".to_owned(),
@@ -151,8 +136,7 @@ fn selects(vs: &VectorSelector, labels: &Labels) -> bool {
     }
     let value = |n: &str| labels.get(n).unwrap_or("");
     let all = |ms: &[promql_parser::label::Matcher]| ms.iter().all(|m| m.is_match(value(&m.name)));
-    all(&vs.matchers.matchers)
-        && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| all(g)))
+    all(&vs.matchers.matchers) && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| all(g)))
 }
 
 /// Appends the samples of a `load` block; a series listed twice keeps the later
@@ -236,25 +220,17 @@ fn same_as_range(engine: &Engine, head: &Head, expr: &Expr, kind: EvalKind, v: &
         _ => return Outcome::Pass,
     };
     let got = match engine.range(&head.querier(), expr, t, t, 60_000) {
-        Ok(QueryResult {
-            value: Value::Matrix(m),
-            ..
-        }) => m,
+        Ok(QueryResult { value: Value::Matrix(m), .. }) => m,
         Ok(other) => {
             return Outcome::Fail(format!("range form returned {}", other.value.type_name()));
         }
         Err(e) => return Outcome::Fail(format!("range form failed: {e}")),
     };
     let same = got.len() == want.len()
-        && want.iter().all(|(l, f)| {
-            got.iter()
-                .any(|s| &s.metric == l && s.points.len() == 1 && almost_equal(s.points[0].v, *f))
-        });
-    if same {
-        Outcome::Pass
-    } else {
-        Outcome::Fail("the one-step range query disagrees with the instant query".into())
-    }
+        && want
+            .iter()
+            .all(|(l, f)| got.iter().any(|s| &s.metric == l && s.points.len() == 1 && almost_equal(s.points[0].v, *f)));
+    if same { Outcome::Pass } else { Outcome::Fail("the one-step range query disagrees with the instant query".into()) }
 }
 
 /// Names the grammar a parse failure points at, for the report.
@@ -278,15 +254,7 @@ fn parser_gap(query: &str, err: &str) -> String {
     } else if err.contains("at least one non-empty match") {
         "selectors whose matchers all match the empty string (info() data selectors)"
     } else {
-        return format!(
-            "parser: {}",
-            err.lines()
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(70)
-                .collect::<String>()
-        );
+        return format!("parser: {}", err.lines().next().unwrap_or("").chars().take(70).collect::<String>());
     };
     format!("parser lacks {gap}")
 }
@@ -306,11 +274,7 @@ fn check_text(check: &Check, text: &str) -> bool {
     }
 }
 
-fn check_kind(
-    kind: &str,
-    want: &AnnoExpect,
-    got: &std::collections::BTreeSet<String>,
-) -> Option<String> {
+fn check_kind(kind: &str, want: &AnnoExpect, got: &std::collections::BTreeSet<String>) -> Option<String> {
     if want.none && !got.is_empty() {
         return Some(format!("expected no {kind}, got {got:?}"));
     }
@@ -359,14 +323,9 @@ fn compare(case: &EvalCase, got: &Value) -> Outcome {
             }
         }
         (Expected::Series(want), Value::Vector(vec)) => {
-            let got: Vec<(Labels, Vec<Sample>)> = vec
-                .iter()
-                .map(|s| (s.metric.clone(), vec![Sample::new(0, s.f)]))
-                .collect();
-            let want: Vec<(Labels, Vec<Sample>)> = want
-                .iter()
-                .map(|(l, v)| (l.clone(), expand(v, 0, 0)))
-                .collect();
+            let got: Vec<(Labels, Vec<Sample>)> =
+                vec.iter().map(|s| (s.metric.clone(), vec![Sample::new(0, s.f)])).collect();
+            let want: Vec<(Labels, Vec<Sample>)> = want.iter().map(|(l, v)| (l.clone(), expand(v, 0, 0))).collect();
             compare_series(&want, &got, case.ordered)
         }
         (Expected::Series(want), Value::Matrix(m)) => {
@@ -374,19 +333,12 @@ fn compare(case: &EvalCase, got: &Value) -> Outcome {
                 (EvalKind::Range(s, _, step), _) => (s, step),
                 (EvalKind::Instant(_), Some((s, _, step))) => (s, step),
                 (EvalKind::Instant(_), None) => {
-                    return Outcome::Fail(
-                        "got a range vector, expectation lacks `expect range vector`".into(),
-                    );
+                    return Outcome::Fail("got a range vector, expectation lacks `expect range vector`".into());
                 }
             };
-            let got: Vec<(Labels, Vec<Sample>)> = m
-                .iter()
-                .map(|s| (s.metric.clone(), s.points.clone()))
-                .collect();
-            let want: Vec<(Labels, Vec<Sample>)> = want
-                .iter()
-                .map(|(l, v)| (l.clone(), expand(v, start, step)))
-                .collect();
+            let got: Vec<(Labels, Vec<Sample>)> = m.iter().map(|s| (s.metric.clone(), s.points.clone())).collect();
+            let want: Vec<(Labels, Vec<Sample>)> =
+                want.iter().map(|(l, v)| (l.clone(), expand(v, start, step))).collect();
             compare_series(&want, &got, false)
         }
         (want, got) => Err(format!("expected {want:?}, got {} {got}", got.type_name())),
@@ -407,11 +359,7 @@ fn expand(v: &[SeqValue], start: i64, step: i64) -> Vec<Sample> {
         .collect()
 }
 
-fn compare_series(
-    want: &[(Labels, Vec<Sample>)],
-    got: &[(Labels, Vec<Sample>)],
-    ordered: bool,
-) -> Result<(), String> {
+fn compare_series(want: &[(Labels, Vec<Sample>)], got: &[(Labels, Vec<Sample>)], ordered: bool) -> Result<(), String> {
     if want.len() != got.len() {
         return Err(format!(
             "expected {} series, got {}: {:?}",
@@ -428,23 +376,10 @@ fn compare_series(
             return Err(format!("series {wl} at position {pos}, expected {i}"));
         }
         let gp = &got[pos].1;
-        let same = gp.len() == wp.len()
-            && gp
-                .iter()
-                .zip(wp)
-                .all(|(g, w)| g.t == w.t && almost_equal(g.v, w.v));
+        let same = gp.len() == wp.len() && gp.iter().zip(wp).all(|(g, w)| g.t == w.t && almost_equal(g.v, w.v));
         if !same {
-            let show = |p: &[Sample]| {
-                p.iter()
-                    .map(|s| format!("{}@{}", s.v, s.t))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            return Err(format!(
-                "series {wl}: expected [{}], got [{}]",
-                show(wp),
-                show(gp)
-            ));
+            let show = |p: &[Sample]| p.iter().map(|s| format!("{}@{}", s.v, s.t)).collect::<Vec<_>>().join(" ");
+            return Err(format!("series {wl}: expected [{}], got [{}]", show(wp), show(gp)));
         }
     }
     Ok(())

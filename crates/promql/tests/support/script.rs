@@ -137,19 +137,13 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
         .lines()
         .map(|l| {
             let t = l.trim();
-            if t.starts_with('#') {
-                String::new()
-            } else {
-                t.to_owned()
-            }
+            if t.starts_with('#') { String::new() } else { t.to_owned() }
         })
         .collect();
-    let eval_instant =
-        Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+at\s+(\S+)\s+(.+)$").unwrap();
-    let eval_range = Regex::new(
-        r"^eval(?:_(fail|warn|ordered|info))?\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$",
-    )
-    .unwrap();
+    let eval_instant = Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+at\s+(\S+)\s+(.+)$").unwrap();
+    let eval_range =
+        Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$")
+            .unwrap();
     let mut cmds = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -159,9 +153,7 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
         if line.is_empty() {
             continue;
         }
-        let block_end = (i..lines.len())
-            .find(|&j| lines[j].is_empty())
-            .unwrap_or(lines.len());
+        let block_end = (i..lines.len()).find(|&j| lines[j].is_empty()).unwrap_or(lines.len());
         let block = &lines[i..block_end];
         if line == "clear" {
             cmds.push(Command::Clear);
@@ -170,8 +162,8 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
                 Some(r) => (true, r),
                 None => (false, rest),
             };
-            let interval = parse_duration(rest.trim())
-                .ok_or_else(|| format!("line {lineno}: bad load interval {rest:?}"))?;
+            let interval =
+                parse_duration(rest.trim()).ok_or_else(|| format!("line {lineno}: bad load interval {rest:?}"))?;
             let mut series = Vec::new();
             let mut skipped = Vec::new();
             for l in block {
@@ -183,27 +175,15 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
                     }
                 }
             }
-            cmds.push(Command::Load {
-                interval,
-                series,
-                skipped,
-                nhcb,
-            });
+            cmds.push(Command::Load { interval, series, skipped, nhcb });
             i = block_end;
         } else if let Some(c) = eval_instant.captures(line) {
             let t = parse_duration(&c[2]).ok_or_else(|| format!("line {lineno}: bad time"))?;
-            let case = parse_eval(
-                lineno,
-                c.get(1).map(|m| m.as_str()),
-                EvalKind::Instant(t),
-                &c[3],
-                block,
-            )?;
+            let case = parse_eval(lineno, c.get(1).map(|m| m.as_str()), EvalKind::Instant(t), &c[3], block)?;
             cmds.push(Command::Eval(Box::new(case)));
             i = block_end;
         } else if let Some(c) = eval_range.captures(line) {
-            let d =
-                |k: usize| parse_duration(&c[k]).ok_or_else(|| format!("line {lineno}: bad time"));
+            let d = |k: usize| parse_duration(&c[k]).ok_or_else(|| format!("line {lineno}: bad time"));
             let kind = EvalKind::Range(d(2)?, d(3)?, d(4)?);
             let case = parse_eval(lineno, c.get(1).map(|m| m.as_str()), kind, &c[5], block)?;
             cmds.push(Command::Eval(Box::new(case)));
@@ -258,14 +238,11 @@ fn parse_eval(
             } else if let Some(r) = rest.strip_prefix("info") {
                 case.info.checks.push(parse_check(r));
             } else if let Some(r) = rest.strip_prefix("string") {
-                let (s, _) = series_desc::parse_quoted(r.trim())
-                    .map_err(|e| format!("line {line}: {e:?}"))?;
+                let (s, _) = series_desc::parse_quoted(r.trim()).map_err(|e| format!("line {line}: {e:?}"))?;
                 case.expected = Expected::String(s);
             } else if let Some(r) = rest.strip_prefix("range vector from ") {
                 let p: Vec<&str> = r.split_whitespace().collect();
-                let d = |s: &str| {
-                    parse_duration(s).ok_or_else(|| format!("line {line}: bad range vector"))
-                };
+                let d = |s: &str| parse_duration(s).ok_or_else(|| format!("line {line}: bad range vector"));
                 if p.len() != 5 || p[1] != "to" || p[3] != "step" {
                     return Err(format!("line {line}: bad range vector expectation"));
                 }
@@ -276,8 +253,7 @@ fn parse_eval(
             continue;
         }
         if l.contains("{{") {
-            case.unsupported =
-                Some("native histograms: the expected result holds `{{...}}` samples".into());
+            case.unsupported = Some("native histograms: the expected result holds `{{...}}` samples".into());
             continue;
         }
         if let Some(v) = series_desc::parse_float(l) {

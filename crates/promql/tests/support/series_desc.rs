@@ -29,9 +29,7 @@ pub fn parse_series_line(line: &str) -> Result<(Labels, Vec<SeqValue>), DescErro
 /// Parses the metric part of a line and returns the rest.
 pub fn parse_labels(line: &str) -> Result<(Labels, &str), DescError> {
     let line = line.trim_start();
-    let name_end = line
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .unwrap_or(line.len());
+    let name_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(line.len());
     let name = &line[..name_end];
     let mut rest = &line[name_end..];
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -74,10 +72,7 @@ pub fn parse_labels(line: &str) -> Result<(Labels, &str), DescError> {
 
 /// Parses a Go-style quoted string and returns it unescaped, with the rest.
 pub fn parse_quoted(s: &str) -> Result<(String, &str), DescError> {
-    let q = s
-        .chars()
-        .next()
-        .ok_or_else(|| DescError::Invalid("expected string".into()))?;
+    let q = s.chars().next().ok_or_else(|| DescError::Invalid("expected string".into()))?;
     let mut out = String::new();
     let mut chars = s[1..].char_indices();
     while let Some((i, c)) = chars.next() {
@@ -85,9 +80,7 @@ pub fn parse_quoted(s: &str) -> Result<(String, &str), DescError> {
             return Ok((out, &s[1 + i + 1..]));
         }
         if c == '\\' && q != '`' {
-            let (_, e) = chars
-                .next()
-                .ok_or_else(|| DescError::Invalid("bad escape".into()))?;
+            let (_, e) = chars.next().ok_or_else(|| DescError::Invalid("bad escape".into()))?;
             match e {
                 'n' => out.push('\n'),
                 't' => out.push('\t'),
@@ -95,14 +88,12 @@ pub fn parse_quoted(s: &str) -> Result<(String, &str), DescError> {
                 '\\' | '"' | '\'' => out.push(e),
                 'x' => {
                     let h: String = (0..2).filter_map(|_| chars.next().map(|x| x.1)).collect();
-                    let b = u8::from_str_radix(&h, 16)
-                        .map_err(|e| DescError::Invalid(e.to_string()))?;
+                    let b = u8::from_str_radix(&h, 16).map_err(|e| DescError::Invalid(e.to_string()))?;
                     out.push(char::from(b));
                 }
                 'u' => {
                     let h: String = (0..4).filter_map(|_| chars.next().map(|x| x.1)).collect();
-                    let cp = u32::from_str_radix(&h, 16)
-                        .map_err(|e| DescError::Invalid(e.to_string()))?;
+                    let cp = u32::from_str_radix(&h, 16).map_err(|e| DescError::Invalid(e.to_string()))?;
                     out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
                 }
                 other => {
@@ -131,9 +122,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
 /// Expands the value notation: `a`, `a+bxN`, `a-bxN`, `axN`, `_`, `_xN`, `stale`.
 pub fn parse_values(s: &str) -> Result<Vec<SeqValue>, DescError> {
     if s.contains("{{") {
-        return Err(DescError::Unsupported(
-            "native histograms: the query selects `{{...}}` series".into(),
-        ));
+        return Err(DescError::Unsupported("native histograms: the query selects `{{...}}` series".into()));
     }
     let mut out = Vec::new();
     for item in s.split_whitespace() {
@@ -153,12 +142,8 @@ pub fn parse_values(s: &str) -> Result<Vec<SeqValue>, DescError> {
         if item.contains('@') {
             return Err(DescError::Unsupported("start timestamps (`@st`)".into()));
         }
-        let (base, times) = item
-            .rsplit_once('x')
-            .ok_or_else(|| DescError::Invalid(format!("bad value {item:?}")))?;
-        let n: usize = times
-            .parse()
-            .map_err(|_| DescError::Invalid(format!("bad repeat in {item:?}")))?;
+        let (base, times) = item.rsplit_once('x').ok_or_else(|| DescError::Invalid(format!("bad value {item:?}")))?;
+        let n: usize = times.parse().map_err(|_| DescError::Invalid(format!("bad repeat in {item:?}")))?;
         let (start, delta) = split_delta(base).ok_or_else(|| DescError::Invalid(item.into()))?;
         if start.to_bits() == STALE_NAN.to_bits() {
             out.extend(std::iter::repeat_n(SeqValue::Float(STALE_NAN), n + 1));

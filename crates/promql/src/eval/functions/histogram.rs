@@ -52,10 +52,7 @@ fn bucket_groups(ev: &mut Evaluator<'_>, input: &Vector) -> Vec<BucketGroup> {
 
 fn quantile_warning(ev: &mut Evaluator<'_>, q: f64) {
     if !(0.0..=1.0).contains(&q) {
-        ev.annotations.warn(format!(
-            "quantile value should be between 0 and 1, got {}",
-            format_float(q)
-        ));
+        ev.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_float(q)));
     }
 }
 
@@ -67,11 +64,7 @@ fn monotonicity_info(ev: &mut Evaluator<'_>, name: &Option<String>) {
 }
 
 /// `histogram_quantile(q, buckets)`.
-pub(crate) fn histogram_quantile(
-    ev: &mut Evaluator<'_>,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Vector> {
+pub(crate) fn histogram_quantile(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Vector> {
     let q = ev.eval_scalar(args[0], ts)?;
     let input = ev.eval_vector(args[1], ts)?;
     quantile_warning(ev, q);
@@ -88,11 +81,7 @@ pub(crate) fn histogram_quantile(
 
 /// `histogram_quantiles(buckets, "label", q...)`: one output series per quantile,
 /// told apart by `label`.
-pub(crate) fn histogram_quantiles(
-    ev: &mut Evaluator<'_>,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Vector> {
+pub(crate) fn histogram_quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Vector> {
     let input = ev.eval_vector(args[0], ts)?;
     let label = match ev.eval(args[1], ts)? {
         StepValue::String(s) => s,
@@ -112,9 +101,7 @@ pub(crate) fn histogram_quantiles(
             forced_any |= forced;
             let mut b = LabelsBuilder::from_labels(&labels);
             b.set(&label, &quantile_label(q));
-            let metric = b
-                .build()
-                .map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
+            let metric = b.build().map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
             out.push(sample(metric, ts, v, true));
         }
         if forced_any {
@@ -128,30 +115,17 @@ pub(crate) fn histogram_quantiles(
 /// Formats a quantile for a label value with at least one decimal (`0.0`, `0.25`).
 fn quantile_label(q: f64) -> String {
     let s = format_float(q);
-    if s.contains(['.', 'e', 'I', 'N']) {
-        s
-    } else {
-        format!("{s}.0")
-    }
+    if s.contains(['.', 'e', 'I', 'N']) { s } else { format!("{s}.0") }
 }
 
 /// `histogram_fraction(lower, upper, buckets)` over classic histograms.
-pub(crate) fn histogram_fraction(
-    ev: &mut Evaluator<'_>,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Vector> {
+pub(crate) fn histogram_fraction(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Vector> {
     let lower = ev.eval_scalar(args[0], ts)?;
     let upper = ev.eval_scalar(args[1], ts)?;
     let input = ev.eval_vector(args[2], ts)?;
     let mut out = Vec::new();
     for (labels, _, buckets) in bucket_groups(ev, &input) {
-        out.push(sample(
-            labels,
-            ts,
-            bucket_fraction(lower, upper, buckets),
-            true,
-        ));
+        out.push(sample(labels, ts, bucket_fraction(lower, upper, buckets), true));
     }
     Ok(out)
 }
@@ -161,11 +135,7 @@ pub(crate) fn histogram_fraction(
 /// counts as sitting on its finite bound. The first bucket starts at 0 when its
 /// upper bound is positive, as for `histogram_quantile`.
 fn bucket_fraction(lower: f64, upper: f64, mut b: Vec<Bucket>) -> f64 {
-    b.sort_by(|x, y| {
-        x.upper
-            .partial_cmp(&y.upper)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    b.sort_by(|x, y| x.upper.partial_cmp(&y.upper).unwrap_or(std::cmp::Ordering::Equal));
     if b.last().is_none_or(|l| l.upper != f64::INFINITY) {
         return f64::NAN;
     }
@@ -224,11 +194,7 @@ fn bucket_quantile(q: f64, mut b: Vec<Bucket>) -> (f64, bool) {
     if q > 1.0 {
         return (f64::INFINITY, false);
     }
-    b.sort_by(|x, y| {
-        x.upper
-            .partial_cmp(&y.upper)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    b.sort_by(|x, y| x.upper.partial_cmp(&y.upper).unwrap_or(std::cmp::Ordering::Equal));
     if b.last().is_none_or(|l| l.upper != f64::INFINITY) {
         return (f64::NAN, false);
     }

@@ -50,13 +50,9 @@ fn selector_matchers(arg: Option<&&Expr>) -> Result<(Vec<Matcher>, Vec<Matcher>)
     }
     if names.is_empty() {
         names.push(Matcher::eq(METRIC_NAME, "target_info"));
-    } else if !names
-        .iter()
-        .any(|m| matches!(m.op(), MatchOp::Eq | MatchOp::Re))
-    {
+    } else if !names.iter().any(|m| matches!(m.op(), MatchOp::Eq | MatchOp::Re)) {
         // Only negative name matchers: they narrow the info metrics (`*_info`).
-        let info = Matcher::new(MatchOp::Re, METRIC_NAME, ".+_info")
-            .map_err(|e| PromqlError::Parse(e.to_string()))?;
+        let info = Matcher::new(MatchOp::Re, METRIC_NAME, ".+_info").map_err(|e| PromqlError::Parse(e.to_string()))?;
         names.push(info);
     }
     Ok((names, data))
@@ -68,9 +64,7 @@ fn selector_matchers(arg: Option<&&Expr>) -> Result<(Vec<Matcher>, Vec<Matcher>)
 fn lookup_time(ev: &Evaluator<'_>, base: &Expr, ts: i64) -> i64 {
     match unwrap_parens(base) {
         Expr::VectorSelector(vs) => ev.at_time(&vs.at).unwrap_or(ts) - offset_millis(&vs.offset),
-        Expr::MatrixSelector(ms) => {
-            ev.at_time(&ms.vs.at).unwrap_or(ts) - offset_millis(&ms.vs.offset)
-        }
+        Expr::MatrixSelector(ms) => ev.at_time(&ms.vs.at).unwrap_or(ts) - offset_millis(&ms.vs.offset),
         Expr::Subquery(sq) => {
             let t = ev.at_time(&sq.at).unwrap_or(ts) - offset_millis(&sq.offset);
             lookup_time(ev, &sq.expr, t)
@@ -90,12 +84,7 @@ fn lookup_time(ev: &Evaluator<'_>, base: &Expr, ts: i64) -> i64 {
 
 /// Reads the info series alive at `t`, keeping the latest per identifying labels
 /// and metric name.
-fn info_series(
-    ev: &mut Evaluator<'_>,
-    names: &[Matcher],
-    data: &[Matcher],
-    t: i64,
-) -> Result<Vec<InfoSeries>> {
+fn info_series(ev: &mut Evaluator<'_>, names: &[Matcher], data: &[Matcher], t: i64) -> Result<Vec<InfoSeries>> {
     let lookback = ev.opts.lookback_delta_ms;
     let set = ev.querier.select(names, t - lookback + 1, t)?;
     let mut latest: BTreeMap<(Vec<String>, String), InfoSeries> = BTreeMap::new();
@@ -104,22 +93,12 @@ fn info_series(
         let samples: Vec<_> = series.samples.collect::<Result<_, _>>()?;
         ev.add_samples(samples.len())?;
         let Some(last) = samples.last() else { continue };
-        if is_stale_nan(last.v)
-            || !data
-                .iter()
-                .all(|m| m.matches(series.labels.get(m.name()).unwrap_or("")))
-        {
+        if is_stale_nan(last.v) || !data.iter().all(|m| m.matches(series.labels.get(m.name()).unwrap_or(""))) {
             continue;
         }
-        let id: Vec<String> = IDENTIFYING
-            .iter()
-            .map(|l| series.labels.get(l).unwrap_or("").to_owned())
-            .collect();
+        let id: Vec<String> = IDENTIFYING.iter().map(|l| series.labels.get(l).unwrap_or("").to_owned()).collect();
         let name = series.labels.metric_name().unwrap_or("").to_owned();
-        let entry = InfoSeries {
-            labels: series.labels,
-            t: last.t,
-        };
+        let entry = InfoSeries { labels: series.labels, t: last.t };
         match latest.get(&(id.clone(), name.clone())) {
             Some(old) if old.t >= entry.t => {}
             _ => {
@@ -141,21 +120,13 @@ pub(crate) fn info(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Ve
     for mut s in base {
         let own_name = s.metric.metric_name().unwrap_or("");
         // A base series that is itself a selected info metric passes through.
-        let positive = names
-            .iter()
-            .any(|m| matches!(m.op(), MatchOp::Eq | MatchOp::Re));
+        let positive = names.iter().any(|m| matches!(m.op(), MatchOp::Eq | MatchOp::Re));
         if positive && names.iter().all(|m| m.matches(own_name)) {
             out.push(s);
             continue;
         }
-        let matching: Vec<&InfoSeries> = infos
-            .iter()
-            .filter(|i| {
-                IDENTIFYING
-                    .iter()
-                    .all(|l| i.labels.get(l) == s.metric.get(l))
-            })
-            .collect();
+        let matching: Vec<&InfoSeries> =
+            infos.iter().filter(|i| IDENTIFYING.iter().all(|l| i.labels.get(l) == s.metric.get(l))).collect();
         if matching.is_empty() {
             if empty_ok {
                 out.push(s);

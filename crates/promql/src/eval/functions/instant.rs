@@ -10,12 +10,7 @@ use crate::Result;
 use crate::eval::{Evaluator, StepValue};
 
 /// Evaluates `name` if it is an element-wise function; `None` otherwise.
-pub(crate) fn call(
-    ev: &mut Evaluator<'_>,
-    name: &str,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Option<StepValue>> {
+pub(crate) fn call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Option<StepValue>> {
     if let Some(f) = math_fn(name) {
         let vec = ev.eval_vector(args[0], ts)?;
         return Ok(Some(StepValue::Vector(map_vector(vec, ts, f))));
@@ -37,11 +32,7 @@ pub(crate) fn call(
             let vec = ev.eval_vector(args[0], ts)?;
             let lo = ev.eval_scalar(args[1], ts)?;
             let hi = ev.eval_scalar(args[2], ts)?;
-            if hi < lo {
-                Vec::new()
-            } else {
-                map_vector(vec, ts, |v| go_max(lo, go_min(hi, v)))
-            }
+            if hi < lo { Vec::new() } else { map_vector(vec, ts, |v| go_max(lo, go_min(hi, v))) }
         }
         "clamp_min" => {
             let vec = ev.eval_vector(args[0], ts)?;
@@ -158,15 +149,7 @@ fn civil(secs: i64) -> Civil {
     let year = yoe + era * 400 + i64::from(month <= 2);
     let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
     let yday = cum[month as usize - 1] + day as i64 + i64::from(month > 2 && is_leap(year));
-    Civil {
-        year,
-        month,
-        day,
-        hour: rem / 3600,
-        minute: rem % 3600 / 60,
-        weekday: (days + 4).rem_euclid(7),
-        yday,
-    }
+    Civil { year, month, day, hour: rem / 3600, minute: rem % 3600 / 60, weekday: (days + 4).rem_euclid(7), yday }
 }
 
 #[cfg(test)]
@@ -176,16 +159,10 @@ mod tests {
     #[test]
     fn civil_dates() {
         let c = civil(0);
-        assert_eq!(
-            (c.year, c.month, c.day, c.weekday, c.yday),
-            (1970, 1, 1, 4, 1)
-        );
+        assert_eq!((c.year, c.month, c.day, c.weekday, c.yday), (1970, 1, 1, 4, 1));
         // 2024-02-29 12:34:00 UTC, a Thursday.
         let c = civil(1_709_210_040);
-        assert_eq!(
-            (c.year, c.month, c.day, c.hour, c.minute),
-            (2024, 2, 29, 12, 34)
-        );
+        assert_eq!((c.year, c.month, c.day, c.hour, c.minute), (2024, 2, 29, 12, 34));
         assert_eq!((c.weekday, c.yday), (4, 60));
         let c = civil(-1);
         assert_eq!((c.year, c.month, c.day, c.hour), (1969, 12, 31, 23));

@@ -25,15 +25,10 @@ pub(crate) fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> 
     let repl = string_arg(ev, args[2], ts)?;
     let src = string_arg(ev, args[3], ts)?;
     let pattern = string_arg(ev, args[4], ts)?;
-    let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
-        crate::PromqlError::Eval(format!(
-            "invalid regular expression in label_replace(): {e}"
-        ))
-    })?;
+    let re = Regex::new(&format!("^(?s:{pattern})$"))
+        .map_err(|e| crate::PromqlError::Eval(format!("invalid regular expression in label_replace(): {e}")))?;
     if !is_valid_label_name(&dst) {
-        return eval_err(format!(
-            "invalid destination label name in label_replace(): {dst}"
-        ));
+        return eval_err(format!("invalid destination label name in label_replace(): {dst}"));
     }
     let mut vec = ev.eval_vector(args[0], ts)?;
     for s in &mut vec {
@@ -43,9 +38,7 @@ pub(crate) fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> 
             caps.expand(&repl, &mut res);
             let mut b = LabelsBuilder::from_labels(&s.metric);
             b.set(&dst, &res);
-            s.metric = b
-                .build()
-                .map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
+            s.metric = b.build().map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
             if dst == METRIC_NAME {
                 s.drop_name = false;
             }
@@ -68,18 +61,14 @@ pub(crate) fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Res
         srcs.push(l);
     }
     if !is_valid_label_name(&dst) {
-        return eval_err(format!(
-            "invalid destination label name in label_join(): {dst}"
-        ));
+        return eval_err(format!("invalid destination label name in label_join(): {dst}"));
     }
     let mut vec = ev.eval_vector(args[0], ts)?;
     for s in &mut vec {
         let joined: Vec<&str> = srcs.iter().map(|l| s.metric.get(l).unwrap_or("")).collect();
         let mut b = LabelsBuilder::from_labels(&s.metric);
         b.set(&dst, &joined.join(&sep));
-        s.metric = b
-            .build()
-            .map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
+        s.metric = b.build().map_err(|e| crate::PromqlError::Eval(e.to_string()))?;
         if dst == METRIC_NAME {
             s.drop_name = false;
         }

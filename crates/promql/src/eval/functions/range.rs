@@ -43,12 +43,7 @@ fn is_range_fn(name: &str) -> bool {
 }
 
 /// Evaluates `name` if it takes a range vector; `None` otherwise.
-pub(crate) fn call(
-    ev: &mut Evaluator<'_>,
-    name: &str,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Option<StepValue>> {
+pub(crate) fn call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Option<StepValue>> {
     if !is_range_fn(name) {
         return Ok(None);
     }
@@ -72,12 +67,7 @@ pub(crate) fn call(
     }
     if name == "absent_over_time" {
         let out = if matrix.is_empty() {
-            vec![sample(
-                absent_labels(unwrap_parens(matrix_arg)),
-                ts,
-                1.0,
-                false,
-            )]
+            vec![sample(absent_labels(unwrap_parens(matrix_arg)), ts, 1.0, false)]
         } else {
             Vec::new()
         };
@@ -106,16 +96,8 @@ fn drops_name(name: &str) -> bool {
 /// window as a slice of the loaded samples instead of building a matrix first
 /// (the common `rate(x[5m])` shape). `None` when the argument is not a range
 /// selector.
-fn over_selector(
-    ev: &mut Evaluator<'_>,
-    name: &str,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Option<Vector>> {
-    if !args
-        .iter()
-        .any(|a| matches!(unwrap_parens(a), Expr::MatrixSelector(_)))
-    {
+fn over_selector(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Option<Vector>> {
+    if !args.iter().any(|a| matches!(unwrap_parens(a), Expr::MatrixSelector(_))) {
         return Ok(None);
     }
     let mut scalars = Vec::new();
@@ -162,23 +144,16 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, scalars: &[f64]) -> Result<(
         "quantile_over_time" => {
             let q = scalars[0];
             if !(0.0..=1.0).contains(&q) {
-                ev.annotations.warn(format!(
-                    "quantile value should be between 0 and 1, got {}",
-                    format_float(q)
-                ));
+                ev.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_float(q)));
             }
         }
         "holt_winters" | "double_exponential_smoothing" => {
             let (sf, tf) = (scalars[0], scalars[1]);
             if sf <= 0.0 || sf >= 1.0 || sf.is_nan() {
-                return eval_err(format!(
-                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
-                ));
+                return eval_err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"));
             }
             if tf <= 0.0 || tf >= 1.0 || tf.is_nan() {
-                return eval_err(format!(
-                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
-                ));
+                return eval_err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"));
             }
         }
         _ => {}
@@ -192,15 +167,11 @@ fn counter_info(ev: &mut Evaluator<'_>, metric: &Labels) {
     let Some(name) = metric.metric_name() else {
         return;
     };
-    if ["_total", "_sum", "_count", "_bucket"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
-    {
+    if ["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| name.ends_with(suffix)) {
         return;
     }
-    ev.annotations.info(format!(
-        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-    ));
+    ev.annotations
+        .info(format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"));
 }
 
 /// Computes `name` over the points of one series; `None` drops the series.
@@ -217,28 +188,17 @@ fn apply(name: &str, p: &[Sample], scalars: &[f64], window: (i64, i64), ts: i64)
             let (slope, intercept) = linear_regression(p, ts);
             slope * scalars[0] + intercept
         }
-        "holt_winters" | "double_exponential_smoothing" if p.len() >= 2 => {
-            smoothing(p, scalars[0], scalars[1])
-        }
-        "changes" => p
-            .windows(2)
-            .filter(|w| w[0].v != w[1].v && !(w[0].v.is_nan() && w[1].v.is_nan()))
-            .count() as f64,
+        "holt_winters" | "double_exponential_smoothing" if p.len() >= 2 => smoothing(p, scalars[0], scalars[1]),
+        "changes" => p.windows(2).filter(|w| w[0].v != w[1].v && !(w[0].v.is_nan() && w[1].v.is_nan())).count() as f64,
         "resets" => p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64,
         "sum_over_time" => {
-            let (s, c) = p
-                .iter()
-                .fold((0.0, 0.0), |(s, c), x| kahan_sum_inc(x.v, s, c));
+            let (s, c) = p.iter().fold((0.0, 0.0), |(s, c), x| kahan_sum_inc(x.v, s, c));
             s + c
         }
         "avg_over_time" => kahan_avg(&vals()),
         "count_over_time" => p.len() as f64,
-        "min_over_time" => p[1..]
-            .iter()
-            .fold(p[0].v, |m, x| if m > x.v || m.is_nan() { x.v } else { m }),
-        "max_over_time" => p[1..]
-            .iter()
-            .fold(p[0].v, |m, x| if m < x.v || m.is_nan() { x.v } else { m }),
+        "min_over_time" => p[1..].iter().fold(p[0].v, |m, x| if m > x.v || m.is_nan() { x.v } else { m }),
+        "max_over_time" => p[1..].iter().fold(p[0].v, |m, x| if m < x.v || m.is_nan() { x.v } else { m }),
         "last_over_time" => p[p.len() - 1].v,
         "first_over_time" => p[0].v,
         "ts_of_last_over_time" => p[p.len() - 1].t as f64 / 1000.0,
@@ -284,12 +244,7 @@ fn variance(p: &[Sample]) -> f64 {
 
 /// Prometheus's `extrapolatedRate` for float samples in the window
 /// `(start, end]`.
-fn extrapolated_rate(
-    p: &[Sample],
-    (start, end): (i64, i64),
-    counter: bool,
-    rate: bool,
-) -> Option<f64> {
+fn extrapolated_rate(p: &[Sample], (start, end): (i64, i64), counter: bool, rate: bool) -> Option<f64> {
     if p.len() < 2 {
         return None;
     }
@@ -335,11 +290,7 @@ fn instant_value(p: &[Sample], rate: bool) -> Option<f64> {
         return None;
     }
     let (prev, last) = (p[p.len() - 2], p[p.len() - 1]);
-    let mut v = if rate && last.v < prev.v {
-        last.v
-    } else {
-        last.v - prev.v
-    };
+    let mut v = if rate && last.v < prev.v { last.v } else { last.v - prev.v };
     let interval = last.t - prev.t;
     if interval == 0 {
         return None;

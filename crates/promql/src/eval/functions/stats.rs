@@ -35,11 +35,7 @@ pub(crate) fn kahan_avg(vals: &[f64]) -> f64 {
         let q = (count - 1.0) / count;
         (mean, c) = kahan_sum_inc(f / count, q * mean, q * c);
     }
-    if incremental {
-        mean + c
-    } else {
-        sum / count + c / count
-    }
+    if incremental { mean + c } else { sum / count + c / count }
 }
 
 /// The `q`-quantile of `values` with linear interpolation between neighbours;
