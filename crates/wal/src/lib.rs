@@ -58,4 +58,4 @@ pub use options::{FsyncMode, WalOptions};
 pub use reader::{RecordSource, ReplayRecord, ReplayReport, TornTail};
 pub use sim_fs::SimFs;
 pub use stats::WalStats;
-pub use writer::{Lsn, Wal};
+pub use writer::{Lsn, Wal, WriteTicket};
