@@ -35,10 +35,11 @@ pub use appender::DbAppender;
 use crate::error::{Result, TsdbError};
 use crate::head::{Head, HeadOptions, HeadQuerier};
 use appender::ApplyOrder;
-use replay::Replay;
 
 /// Name of the clean-shutdown marker file inside the data directory.
 pub const CLEAN_SHUTDOWN_FILE: &str = "clean_shutdown";
+/// Most threads that apply replayed samples (one per core up to this).
+const MAX_REPLAY_WORKERS: usize = 8;
 /// Contents of the clean-shutdown marker: magic and format version 1.
 const CLEAN_SHUTDOWN_CONTENTS: &[u8] = b"WKCLEAN\x01";
 
@@ -140,10 +141,11 @@ impl Db {
         let started = Instant::now();
         let head = Head::new(options.head)?;
         let wal_dir = dir.join("wal");
-        let mut replay = Replay::new(&head);
-        let (wal, wal_report) = Wal::open_with(Arc::clone(&fs), &wal_dir, options.wal, |rec| replay.apply(rec.payload))
-            .map_err(|source| TsdbError::Wal { dir: wal_dir.clone(), source })?;
-        let counts = replay.counts;
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_REPLAY_WORKERS);
+        let (opened, counts) = replay::run(&head, workers, |replay| {
+            Wal::open_with(Arc::clone(&fs), &wal_dir, options.wal, |rec| replay.apply(rec.payload))
+        });
+        let (wal, wal_report) = opened.map_err(|source| TsdbError::Wal { dir: wal_dir.clone(), source })?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let marker_found = fs.file_len(&marker).is_ok();
         let had_wal = wal_report.segments_read > 0 || wal_report.checkpoint.is_some();
