@@ -120,16 +120,79 @@ fn failed_wal_write_is_unavailable_and_invisible() {
     assert_eq!(dump(&db).get(&labels(0)).map(|s| s[0]), Some((1, 1.0f64.to_bits())));
 }
 
+/// A [`SimFs`] whose fsyncs take a while, so that concurrent commits share them
+/// and wake together, racing to apply.
+#[derive(Debug)]
+struct SlowSyncFs(SimFs);
+
+#[derive(Debug)]
+struct SlowSyncFile(Arc<dyn wk_wal::WalFile>);
+
+impl wk_wal::WalFile for SlowSyncFile {
+    fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        std::thread::sleep(std::time::Duration::from_micros(300));
+        self.0.sync_data()
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+impl WalFs for SlowSyncFs {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.0.create_dir_all(dir)
+    }
+    fn create(&self, path: &Path) -> std::io::Result<Arc<dyn wk_wal::WalFile>> {
+        Ok(Arc::new(SlowSyncFile(self.0.create(path)?)))
+    }
+    fn open_append(&self, path: &Path) -> std::io::Result<Arc<dyn wk_wal::WalFile>> {
+        Ok(Arc::new(SlowSyncFile(self.0.open_append(path)?)))
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.0.read(path)
+    }
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read_at(path, offset, buf)
+    }
+    fn file_len(&self, path: &Path) -> std::io::Result<u64> {
+        self.0.file_len(path)
+    }
+    fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<wk_wal::DirEntry>> {
+        self.0.list_dir(dir)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.0.remove_file(path)
+    }
+    fn remove_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.0.remove_dir_all(dir)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn set_len(&self, path: &Path, len: u64) -> std::io::Result<()> {
+        self.0.set_len(path, len)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.0.sync_dir(dir)
+    }
+}
+
 #[test]
 fn concurrent_appenders_replay_to_the_same_head() {
     let fs = SimFs::new();
-    let (db, _) = open(&fs);
+    let slow = Arc::new(SlowSyncFs(fs.clone()));
+    let (db, _) = Db::open_with_fs(slow, Path::new(DIR), options()).unwrap();
     std::thread::scope(|s| {
         for thread in 0..4u64 {
             let db = &db;
             s.spawn(move || {
                 let mut app = db.appender();
-                for round in 0..40i64 {
+                for round in 0..100i64 {
                     for i in 0..SERIES {
                         // Threads race on the same series and timestamps, so commits
                         // reject some samples late; replay must reject the same ones.
@@ -375,4 +438,41 @@ fn torn_tail_after_kill_is_truncated_and_reported() {
     let samples = &dump(&db)[&labels(0)];
     assert_eq!(samples.len(), 19, "only the torn last commit is lost");
     assert_eq!(db.stats().wal_truncations, 1);
+}
+
+#[test]
+fn inline_and_parallel_replay_build_the_same_head() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    let mut app = db.appender();
+    for t in 0..300i64 {
+        for i in 0..SERIES {
+            app.append(None, &labels(i), Sample::new(t, value(i, t))).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    drop(app);
+    let want = dump(&db);
+    db.close().unwrap();
+    for workers in [0, 1, 3] {
+        let head = Head::new(HeadOptions::default()).unwrap();
+        let (opened, counts) = replay::run(&head, workers, |replay| {
+            wk_wal::Wal::open_with(Arc::new(fs.clone()), wal_dir(), options().wal, |rec| replay.apply(rec.payload))
+        });
+        drop(opened.unwrap());
+        assert_eq!(counts.samples, 300 * SERIES as u64, "{workers} workers");
+        let db_like = dump_head(&head);
+        assert_eq!(db_like, want, "{workers} workers");
+    }
+}
+
+fn dump_head(head: &Head) -> Dump {
+    let q = head.querier();
+    q.select(&[], i64::MIN, i64::MAX)
+        .unwrap()
+        .map(|s| {
+            let s = s.unwrap();
+            (s.labels, s.samples.map(|x| x.unwrap()).map(|x| (x.t, x.v.to_bits())).collect())
+        })
+        .collect()
 }
