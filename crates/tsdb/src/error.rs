@@ -1,8 +1,10 @@
 //! The error type of `wk-tsdb`.
 
+use std::path::PathBuf;
+
 /// Failures inside the engine that are not per-sample rejections (those are
 /// `wk_storage::AppendError`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TsdbError {
     /// A chunk's bytes do not decode: truncated, or a field out of range. Decoding
     /// stops at the first such error and never panics.
@@ -18,6 +20,29 @@ pub enum TsdbError {
     InvalidOptions {
         /// Which option and why.
         detail: String,
+    },
+    /// The write-ahead log failed to open, replay, sync or close. The message of
+    /// `source` names the segment file or operation; damage found while replaying is
+    /// not an error (it is reported in `OpenReport`).
+    #[error("TSDB WAL in {dir}: {source}")]
+    Wal {
+        /// The WAL directory (`<data dir>/wal`).
+        dir: PathBuf,
+        /// What the WAL reported.
+        #[source]
+        source: wk_wal::Error,
+    },
+    /// A file operation of the database outside the WAL failed (for example the
+    /// clean-shutdown marker).
+    #[error("TSDB I/O error: {op} {path}: {source}")]
+    Io {
+        /// The operation, such as `"write clean-shutdown marker"`.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The error reported by the file system.
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -140,6 +140,32 @@ impl Head {
         Ok(SeriesRef(r))
     }
 
+    /// Finds or creates the series `labels` while replaying the WAL. Limits are not
+    /// applied: the series was accepted before the restart, and lowering a limit
+    /// must not drop acknowledged data.
+    pub(crate) fn replay_series(&self, labels: &Labels) -> SeriesRef {
+        let hash = labels.stable_hash();
+        if let Some(r) = self.index.read().lookup(labels, hash) {
+            return SeriesRef(r);
+        }
+        let mut index = self.index.write();
+        if let Some(r) = index.lookup(labels, hash) {
+            return SeriesRef(r);
+        }
+        let r = index.create(labels, hash);
+        let mut shard = self.shards[r as usize % SHARDS].lock();
+        debug_assert_eq!(shard.len(), r as usize / SHARDS, "shard position invariant");
+        shard.push(MemSeries::default());
+        SeriesRef(r)
+    }
+
+    /// Applies one replayed sample with the same rules as a commit. Returns true
+    /// when it was stored, false for a duplicate.
+    pub(crate) fn replay_sample(&self, r: SeriesRef, t: i64, v: f64) -> Result<bool, AppendError> {
+        let (window, chunk_samples) = (self.opts.ooo_window_ms, self.opts.chunk_samples);
+        self.with_series(r, |s| s.append(t, v, window, chunk_samples))
+    }
+
     /// Returns true when `r` names an existing series.
     pub(crate) fn contains(&self, r: SeriesRef) -> bool {
         let shard = self.shards[r.index() % SHARDS].lock();

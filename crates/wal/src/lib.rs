@@ -5,7 +5,8 @@
 //!
 //! Map of the crate (write path top to bottom, read path bottom to top):
 //!
-//! - [`writer`]: [`Wal`]: open with replay, `append`, `sync`, segment
+//! - [`writer`]: [`Wal`]: open with replay, `append` (or `write` returning a
+//!   [`WriteTicket`], then `complete`), `sync`, segment
 //!   rolls, checkpoint and truncation entry points; `group_commit` (private)
 //!   holds the shared state and the leader/follower fsync protocol.
 //! - [`options`]: [`WalOptions`] and [`FsyncMode`].
@@ -58,4 +59,4 @@ pub use options::{FsyncMode, WalOptions};
 pub use reader::{RecordSource, ReplayRecord, ReplayReport, TornTail};
 pub use sim_fs::SimFs;
 pub use stats::WalStats;
-pub use writer::{Lsn, Wal};
+pub use writer::{Lsn, Wal, WriteTicket};

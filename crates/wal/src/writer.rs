@@ -28,6 +28,16 @@ pub struct Lsn {
     pub offset: u64,
 }
 
+/// A batch written by [`Wal::write`] and not yet known to be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteTicket {
+    /// The batch's number: 1, 2, 3… in write order since the log was opened,
+    /// without gaps; 0 for an empty batch.
+    pub seq: u64,
+    /// The position just after the batch's last record.
+    pub lsn: Lsn,
+}
+
 /// A segmented, checksummed write-ahead log. See the [crate docs](crate).
 ///
 /// `Wal` is `Send + Sync`; share it with `Arc` and append from any thread.
@@ -122,6 +132,19 @@ impl Wal {
     /// anything if a record exceeds the maximum size; fails with
     /// [`Error::Poisoned`] after an earlier unrecoverable failure.
     pub fn append(&self, records: &[&[u8]]) -> Result<Lsn> {
+        let ticket = self.write(records)?;
+        self.complete(ticket)
+    }
+
+    /// First half of [`Wal::append`]: writes `records` as one batch and
+    /// returns its [`WriteTicket`] without waiting for durability. Pass the
+    /// ticket to [`Wal::complete`] before acknowledging anything.
+    ///
+    /// Callers that must apply batches elsewhere in exactly the order the log
+    /// holds them use [`WriteTicket::seq`]: batches are numbered 1, 2, 3…
+    /// in write order since open, without gaps; a failed write takes no
+    /// number, and an empty batch gets number 0. Fails like [`Wal::append`].
+    pub fn write(&self, records: &[&[u8]]) -> Result<WriteTicket> {
         let max = self.shared.options.max_record_size;
         for rec in records {
             record::check_size(rec.len(), max)?;
@@ -129,19 +152,28 @@ impl Wal {
         let mut st = self.shared.state.lock();
         self.shared.check_poisoned(&st)?;
         if records.is_empty() {
-            return Ok(st.lsn());
+            return Ok(WriteTicket { seq: 0, lsn: st.lsn() });
         }
         self.shared.write_batch(&mut st, records)?;
         st.written += 1;
-        let seq = st.written;
-        let lsn = st.lsn();
         let stats = &self.shared.stats;
         stats.records_written.fetch_add(records.len() as u64, Ordering::Relaxed);
         stats.batches_written.fetch_add(1, Ordering::Relaxed);
+        Ok(WriteTicket { seq: st.written, lsn: st.lsn() })
+    }
+
+    /// Second half of [`Wal::append`]: under [`FsyncMode::Always`], blocks
+    /// until the batch of `ticket` is durable, sharing one fsync with every
+    /// concurrent writer (group commit); under [`FsyncMode::Interval`],
+    /// returns at once. Returns the batch's Lsn. Fails with an I/O error or
+    /// [`Error::Poisoned`] when the fsync failed; the batch then counts as
+    /// not written (it may or may not be replayed after a restart).
+    pub fn complete(&self, ticket: WriteTicket) -> Result<Lsn> {
         if self.shared.options.fsync == FsyncMode::Always {
-            self.shared.wait_durable(&mut st, seq)?;
+            let mut st = self.shared.state.lock();
+            self.shared.wait_durable(&mut st, ticket.seq)?;
         }
-        Ok(lsn)
+        Ok(ticket.lsn)
     }
 
     /// Makes everything appended so far durable and returns the Lsn it

@@ -231,3 +231,22 @@ fn wal_is_send_and_sync_and_replay_through_rejects_the_active_segment() {
     let active = wal.active_segment();
     assert!(matches!(wal.replay_through(active, |_| {}), Err(Error::InvalidSegment { .. })));
 }
+
+#[test]
+fn write_numbers_batches_densely_and_complete_makes_them_durable() {
+    let fs = Arc::new(SimFs::new());
+    let (wal, _) = Wal::open(fs.clone(), DIR, small()).unwrap();
+    let empty = wal.write(&[]).unwrap();
+    assert_eq!(empty.seq, 0, "an empty batch takes no number");
+    let first = wal.write(&[b"a", b"b"]).unwrap();
+    let second = wal.write(&[b"c"]).unwrap();
+    assert_eq!((first.seq, second.seq), (1, 2));
+    assert!(first.lsn < second.lsn);
+    assert_eq!(wal.complete(second).unwrap(), second.lsn);
+    // Completing the later batch made the earlier one durable too.
+    fs.power_cut(7, true);
+    drop(wal);
+    let (_, records, report) = reopen(&fs, small());
+    assert_eq!(records, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    assert!(!report.damage_found());
+}

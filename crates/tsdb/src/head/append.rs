@@ -9,10 +9,10 @@ use crate::index::mix_hash::MixMap;
 
 /// A sample accepted by [`Appender::append`], waiting for commit.
 #[derive(Debug, Clone, Copy)]
-struct Pending {
-    r: SeriesRef,
-    t: i64,
-    v: f64,
+pub(crate) struct Pending {
+    pub r: SeriesRef,
+    pub t: i64,
+    pub v: f64,
 }
 
 /// Buffers samples for a [`Head`] and applies them on commit. One per writer
@@ -44,6 +44,11 @@ impl<'h> HeadAppender<'h> {
     /// Returns true when nothing is buffered.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+
+    /// Returns the buffered samples in append order, for the WAL encoder.
+    pub(crate) fn pending(&self) -> &[Pending] {
+        &self.pending
     }
 
     fn resolve(&self, hint: Option<SeriesRef>, labels: &Labels) -> Result<SeriesRef, AppendError> {
