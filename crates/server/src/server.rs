@@ -144,7 +144,10 @@ impl Server {
             let _ = worker.await;
         }
         self.metrics.clear_late();
-        let closed = self.storage.close();
+        let storage = self.storage;
+        let closed = tokio::task::spawn_blocking(move || storage.close(std::time::Duration::from_secs(10)))
+            .await
+            .unwrap_or_else(|e| Err(Error::Storage(format!("closing the TSDB panicked: {e}"))));
         // The lock goes last: no engine may write after it is released.
         drop(self.data_dir);
         closed?;

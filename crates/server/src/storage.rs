@@ -1,14 +1,19 @@
 //! The storage engines as the server holds them: opened in the data directory at
 //! start, handed to collectors, ingesters and the query API through the
 //! `wk-storage` traits, reported on `/metrics`, and closed last at shutdown.
+//!
+//! The TSDB is the durable [`wk_tsdb::Db`]: every acknowledged write is in its
+//! write-ahead log (`DATA_DIR/wal`) before the write returns, and the head is rebuilt
+//! from it at start.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use wk_storage::{Appendable, Queryable};
-use wk_tsdb::{Head, HeadOptions};
+use wk_tsdb::{Db, DbOptions};
 
 use crate::self_metrics::LateMetrics;
 use crate::{Error, Result};
@@ -16,57 +21,125 @@ use crate::{Error, Result};
 /// The open engines.
 #[derive(Debug, Clone)]
 pub struct Storage {
-    head: Arc<Head>,
+    db: Arc<Db>,
 }
 
 impl Storage {
-    /// Opens the engines in the (locked) data directory.
-    pub fn open(_dir: &std::path::Path) -> Result<Self> {
-        let head =
-            Head::new(HeadOptions::default()).map_err(|e| Error::Storage(format!("opening the TSDB head: {e}")))?;
-        Ok(Self { head: Arc::new(head) })
+    /// Opens the engines in the (locked) data directory, replaying the WAL. The
+    /// replay is logged with its figures, and an unclean previous shutdown is said.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let (db, report) = Db::open(dir, DbOptions::default())
+            .map_err(|e| Error::Storage(format!("opening the TSDB in {}: {e}", dir.display())))?;
+        if report.unclean_shutdown {
+            tracing::warn!(
+                series = report.series,
+                samples = report.samples,
+                "the previous run did not shut down cleanly; every acknowledged sample was recovered from the WAL"
+            );
+        }
+        if report.replay.damage_found() || report.samples_without_series > 0 {
+            tracing::warn!(report = ?report.replay, samples_without_series = report.samples_without_series, "WAL damage found and skipped");
+        }
+        Ok(Self { db: Arc::new(db) })
     }
 
     /// Where collectors and ingesters write.
     pub fn appendable(&self) -> Arc<dyn Appendable> {
-        self.head.clone()
+        self.db.clone()
     }
 
     /// What the query API reads.
     pub fn queryable(&self) -> Arc<dyn Queryable> {
-        self.head.clone()
+        self.db.clone()
+    }
+
+    /// The TSDB itself (cardinality reports, stats).
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
     }
 
     /// The engine's metrics for `/metrics`.
     pub fn metrics(&self) -> Arc<dyn LateMetrics> {
-        Arc::new(StorageMetrics { head: self.head.clone() })
+        Arc::new(StorageMetrics { db: self.db.clone() })
     }
 
-    /// Flushes and closes the engines.
-    pub fn close(self) -> Result<()> {
-        Ok(())
+    /// Syncs and closes the engines, writing the clean-shutdown marker. A request
+    /// still finishing its write on the blocking pool holds the engine: close waits
+    /// for it up to `wait`. Every acknowledged write is already durable, so if the
+    /// engine is still in use after that, only the clean-shutdown marker is skipped
+    /// (the next start reports an unclean shutdown and replays as usual).
+    pub fn close(self, wait: std::time::Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut db = self.db;
+        loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => return db.close().map_err(|e| Error::Storage(format!("closing the TSDB: {e}"))),
+                Err(shared) if std::time::Instant::now() < deadline => {
+                    db = shared;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(_) => {
+                    tracing::warn!("the TSDB is still in use at shutdown; closing without the clean-shutdown marker");
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 
 #[derive(Debug)]
 struct StorageMetrics {
-    head: Arc<Head>,
+    db: Arc<Db>,
 }
 
 impl LateMetrics for StorageMetrics {
     fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let stats = self.head.stats();
-        let series = ConstGauge::new(self.head.num_series() as i64);
-        series.encode(encoder.encode_descriptor(
-            "watchkeeper_tsdb_head_series",
-            "Series held in the TSDB head",
-            None,
-            series.metric_type(),
-        )?)?;
-        for (name, help, value) in [
-            ("watchkeeper_tsdb_head_samples_appended", "Samples appended to the TSDB head", stats.samples_appended()),
-            ("watchkeeper_tsdb_head_series_created", "Series created in the TSDB head", stats.series_created()),
-        ] {
+        let stats = self.db.stats();
+        let head = self.db.head();
+        let gauges = [
+            ("watchkeeper_tsdb_head_series", "Series held in the TSDB head", stats.head_series as f64),
+            ("watchkeeper_tsdb_wal_segments", "Segment files in the write-ahead log", stats.wal_segments as f64),
+            (
+                "watchkeeper_tsdb_wal_replay_duration_seconds",
+                "How long the write-ahead log replay took at start",
+                stats.replay_duration.as_secs_f64(),
+            ),
+            (
+                "watchkeeper_tsdb_unclean_shutdown",
+                "1 if the previous run did not shut down cleanly (detected at start)",
+                if stats.unclean_shutdown { 1.0 } else { 0.0 },
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let counters = [
+            (
+                "watchkeeper_tsdb_head_samples_appended",
+                "Samples appended to the TSDB head",
+                stats.samples_appended as f64,
+            ),
+            (
+                "watchkeeper_tsdb_head_series_created",
+                "Series created in the TSDB head",
+                head.stats().series_created() as f64,
+            ),
+            (
+                "watchkeeper_tsdb_wal_written_bytes",
+                "Bytes written to the write-ahead log",
+                stats.wal_bytes_written as f64,
+            ),
+            ("watchkeeper_tsdb_wal_fsyncs", "fsync calls on the write-ahead log", stats.wal_fsyncs as f64),
+            ("watchkeeper_tsdb_wal_fsync_seconds", "Time spent in write-ahead log fsyncs", stats.wal_fsync_seconds),
+            (
+                "watchkeeper_tsdb_wal_corruptions",
+                "Corrupt write-ahead log records found and skipped",
+                stats.wal_corruptions as f64,
+            ),
+            ("watchkeeper_tsdb_wal_truncations", "Torn write-ahead log tails truncated", stats.wal_truncations as f64),
+        ];
+        for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
             counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
         }
@@ -76,7 +149,7 @@ impl LateMetrics for StorageMetrics {
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?;
-        for (reason, count) in stats.rejected() {
+        for (reason, count) in head.stats().rejected() {
             ConstCounter::new(count).encode(rejected.encode_family(&[("reason", reason)])?)?;
         }
         Ok(())

@@ -17,6 +17,7 @@
 
 pub mod chunk;
 pub mod db;
+mod db_storage;
 pub mod error;
 pub mod head;
 pub mod index;
