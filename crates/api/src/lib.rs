@@ -7,5 +7,8 @@
 //!   /api/v1/write`), OTLP/HTTP metrics (`POST /v1/metrics`), InfluxDB line protocol
 //!   (`POST /write`, `POST /api/v2/write`) — with limits, per-reason rejection
 //!   counters and backpressure (429/503 with `Retry-After`).
+//! - [`query`]: the Prometheus HTTP query API (`/api/v1/query`, `query_range`,
+//!   `series`, `labels`, `label/NAME/values`, `metadata`, `status/buildinfo`).
 
 pub mod ingest;
+pub mod query;

@@ -83,6 +83,23 @@ pub fn parse(query: &str) -> Result<Expr> {
     promql_parser::parser::parse(query).map_err(PromqlError::Parse)
 }
 
+/// Parses a series selector such as the `match[]` parameters of the series and label
+/// APIs (`up{job="node"}`, `{__name__=~"node_.*"}`) into groups of matchers; a
+/// selector with `or` yields one group per alternative. Anything but a plain
+/// selector is a [`PromqlError::Parse`].
+pub fn parse_series_selector(text: &str) -> Result<Vec<Vec<wk_model::Matcher>>> {
+    match parse(text)? {
+        Expr::VectorSelector(vs) => crate::eval::selector::matcher_groups(&vs),
+        other => Err(PromqlError::Parse(format!(
+            "expected a series selector, got {}",
+            match other {
+                Expr::MatrixSelector(_) => "a range selector",
+                _ => "an expression",
+            }
+        ))),
+    }
+}
+
 impl Engine {
     /// Creates an engine with `opts`.
     pub fn new(opts: EngineOptions) -> Self {

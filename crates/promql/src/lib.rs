@@ -23,6 +23,6 @@ mod eval;
 pub mod value;
 
 pub use annotations::Annotations;
-pub use engine::{CancelToken, Engine, EngineOptions, QueryResult, parse};
+pub use engine::{CancelToken, Engine, EngineOptions, QueryResult, parse, parse_series_selector};
 pub use error::{PromqlError, Result};
 pub use value::{InstantSample, Matrix, Series, Value, Vector, format_float};

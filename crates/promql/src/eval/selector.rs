@@ -25,7 +25,7 @@ pub(crate) struct LoadedSeries {
 
 /// Converts the parser's matchers of `vs` into groups of model matchers; more than
 /// one group for `{a="1" or b="2"}`.
-fn matcher_groups(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>> {
+pub(crate) fn matcher_groups(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>> {
     let convert = |m: &promql_parser::label::Matcher| {
         let op = match m.op {
             ParserOp::Equal => MatchOp::Eq,

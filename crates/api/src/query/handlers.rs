@@ -1,0 +1,309 @@
+//! The query API's handlers.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use serde_json::{Value as Json, json};
+use wk_model::Matcher;
+use wk_promql::{CancelToken, PromqlError, parse, parse_series_selector};
+use wk_storage::Querier;
+
+use super::QueryState;
+use super::params::{all, collect, one, parse_duration_param, parse_time_param};
+use super::render::{self, ErrorType, error};
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Cancels the query when the handler's future is dropped (the client went away).
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+fn time_param(params: &[(String, String)], name: &str, default: i64) -> Result<i64, Response> {
+    match one(params, name) {
+        None | Some("") => Ok(default),
+        Some(text) => {
+            parse_time_param(text).map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"{name}\": {e}")))
+        }
+    }
+}
+
+fn query_param(params: &[(String, String)]) -> Result<String, Response> {
+    match one(params, "query") {
+        Some(q) if !q.trim().is_empty() => Ok(q.to_owned()),
+        _ => Err(error(ErrorType::BadData, "invalid parameter \"query\": query must not be empty")),
+    }
+}
+
+fn timeout_param(state: &QueryState, params: &[(String, String)]) -> Result<Option<Duration>, Response> {
+    let default = state.options.engine.timeout;
+    match one(params, "timeout") {
+        None | Some("") => Ok(default),
+        Some(text) => {
+            let ms = parse_duration_param(text)
+                .map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"timeout\": {e}")))?;
+            let requested = Duration::from_millis(ms as u64);
+            Ok(Some(default.map_or(requested, |d| d.min(requested))))
+        }
+    }
+}
+
+/// Runs `work` on the blocking pool holding a query slot; the token is cancelled if
+/// the client goes away or the timeout passes.
+async fn evaluate<T, F>(state: &QueryState, timeout: Option<Duration>, work: F) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Querier, &CancelToken) -> Result<T, PromqlError> + Send + 'static,
+{
+    let permit = tokio::time::timeout(state.options.queue_wait, state.slots.clone().acquire_owned()).await;
+    let Ok(Ok(permit)) = permit else {
+        return Err(error(ErrorType::Unavailable, "too many queries in flight; try again later"));
+    };
+    let token = CancelToken::new();
+    let guard = CancelOnDrop(token.clone());
+    let store = state.store.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let querier = store.querier();
+        work(querier.as_ref(), &token)
+    });
+    let outcome = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                guard.0.cancel();
+                return Err(render::engine_error(&PromqlError::Timeout));
+            }
+        },
+        None => task.await,
+    };
+    drop(guard);
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(render::engine_error(&e)),
+        Err(e) => Err(error(ErrorType::Internal, format!("query task failed: {e}"))),
+    }
+}
+
+/// `GET|POST /api/v1/query`.
+pub(crate) async fn query(
+    State(state): State<QueryState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &body);
+    let prepared = (|| {
+        let text = query_param(&params)?;
+        let t = time_param(&params, "time", now_ms())?;
+        let timeout = timeout_param(&state, &params)?;
+        let expr = parse(&text).map_err(|e| render::engine_error(&e))?;
+        Ok::<_, Response>((expr, t, timeout))
+    })();
+    let (expr, t, timeout) = match prepared {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let engine = state.engine.clone();
+    match evaluate(&state, timeout, move |q, token| engine.instant_with(q, &expr, t, token)).await {
+        Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
+        Err(response) => response,
+    }
+}
+
+/// `GET|POST /api/v1/query_range`.
+pub(crate) async fn query_range(
+    State(state): State<QueryState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &body);
+    let prepared = (|| {
+        let text = query_param(&params)?;
+        let need = |name: &str| {
+            one(&params, name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                error(ErrorType::BadData, format!("invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"))
+            })
+        };
+        let start = parse_time_param(need("start")?)
+            .map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"start\": {e}")))?;
+        let end = parse_time_param(need("end")?)
+            .map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"end\": {e}")))?;
+        if end < start {
+            return Err(error(ErrorType::BadData, "invalid parameter \"end\": end timestamp must not be before start time"));
+        }
+        let step_text = one(&params, "step").unwrap_or_default();
+        let step = parse_duration_param(step_text)
+            .map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"step\": {e}")))?;
+        if step <= 0 {
+            return Err(error(
+                ErrorType::BadData,
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if (end - start) / step > state.options.max_points_per_series {
+            return Err(error(
+                ErrorType::BadData,
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
+        let timeout = timeout_param(&state, &params)?;
+        let expr = parse(&text).map_err(|e| render::engine_error(&e))?;
+        Ok::<_, Response>((expr, start, end, step, timeout))
+    })();
+    let (expr, start, end, step, timeout) = match prepared {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let engine = state.engine.clone();
+    match evaluate(&state, timeout, move |q, token| engine.range_with(q, &expr, start, end, step, token)).await {
+        Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
+        Err(response) => response,
+    }
+}
+
+/// The `match[]` selectors of a request, each as matcher groups.
+fn selectors(params: &[(String, String)], required: bool) -> Result<Vec<Vec<Matcher>>, Response> {
+    let texts = all(params, "match[]");
+    if texts.is_empty() && required {
+        return Err(error(ErrorType::BadData, "no match[] parameter provided"));
+    }
+    let mut groups = Vec::new();
+    for text in texts {
+        let parsed = parse_series_selector(text)
+            .map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"match[]\": {e}")))?;
+        groups.extend(parsed);
+    }
+    Ok(groups)
+}
+
+fn range_params(params: &[(String, String)]) -> Result<(i64, i64), Response> {
+    Ok((time_param(params, "start", i64::MIN)?, time_param(params, "end", i64::MAX)?))
+}
+
+/// `GET|POST /api/v1/series`.
+pub(crate) async fn series(
+    State(state): State<QueryState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &body);
+    let (groups, (start, end)) = match selectors(&params, true).and_then(|g| Ok((g, range_params(&params)?))) {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let timeout = state.options.engine.timeout;
+    let found = evaluate(&state, timeout, move |q, _| {
+        let mut seen = BTreeSet::new();
+        for matchers in &groups {
+            for series in q.select(matchers, start, end)? {
+                let series = series?;
+                seen.insert(series.labels.clone());
+            }
+        }
+        Ok(seen)
+    })
+    .await;
+    match found {
+        Ok(set) => render::success(Json::Array(set.iter().map(|l| render::labels(l, false)).collect()), None),
+        Err(response) => response,
+    }
+}
+
+/// `GET|POST /api/v1/labels`.
+pub(crate) async fn labels(
+    State(state): State<QueryState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &body);
+    let groups = match selectors(&params, false) {
+        Ok(g) => g,
+        Err(response) => return response,
+    };
+    let timeout = state.options.engine.timeout;
+    let found = evaluate(&state, timeout, move |q, _| {
+        let mut names = BTreeSet::new();
+        if groups.is_empty() {
+            names.extend(q.label_names(&[])?);
+        }
+        for matchers in &groups {
+            names.extend(q.label_names(matchers)?);
+        }
+        Ok(names)
+    })
+    .await;
+    match found {
+        Ok(names) => render::success(json!(names), None),
+        Err(response) => response,
+    }
+}
+
+/// `GET /api/v1/label/NAME/values`.
+pub(crate) async fn label_values(
+    State(state): State<QueryState>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &Bytes::new());
+    let groups = match selectors(&params, false) {
+        Ok(g) => g,
+        Err(response) => return response,
+    };
+    let timeout = state.options.engine.timeout;
+    let found = evaluate(&state, timeout, move |q, _| {
+        let mut values = BTreeSet::new();
+        if groups.is_empty() {
+            values.extend(q.label_values(&name, &[])?);
+        }
+        for matchers in &groups {
+            values.extend(q.label_values(&name, matchers)?);
+        }
+        Ok(values)
+    })
+    .await;
+    match found {
+        Ok(values) => render::success(json!(values), None),
+        Err(response) => response,
+    }
+}
+
+/// `GET /api/v1/metadata`: metric metadata is not stored yet; the answer is empty,
+/// in the right shape.
+pub(crate) async fn metadata() -> Response {
+    render::success(json!({}), None)
+}
+
+/// `GET /api/v1/status/buildinfo`.
+pub(crate) async fn buildinfo(State(state): State<QueryState>) -> Response {
+    render::success(
+        json!({
+            "version": state.options.version,
+            "revision": "",
+            "branch": "",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+        }),
+        None,
+    )
+}
