@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wk_collect::scrape::{ScrapeConfig, ScrapeDefaults, ScrapeManager, ScrapeManagerOptions, TargetsReport};
+use wk_collect::scrape::fetch::ClientSettings;
+use wk_collect::scrape::{
+    ScrapeConfig, ScrapeDefaults, ScrapeManager, ScrapeManagerOptions, TargetClient, TargetsReport,
+};
 use wk_config::{Location, Problems, PromDuration};
 use wk_model::{MatchOp, Matcher, is_stale_nan};
 use wk_storage::Querier;
@@ -76,9 +79,57 @@ impl Server {
     fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// The same server over TLS with `cert`.
+    async fn start_tls(reply: Reply, cert: &Cert) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        let chain = vec![rustls::pki_types::CertificateDer::from_pem_slice(cert.pem.as_bytes()).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reply = Arc::new(Mutex::new(reply));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (r, q, c) = (reply.clone(), requests.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                c.fetch_add(1, Ordering::SeqCst);
+                let (acceptor, r, q) = (acceptor.clone(), r.clone(), q.clone());
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        serve_connection(tls, r, q).await;
+                    }
+                });
+            }
+        });
+        Self { addr, reply, requests, connections, task }
+    }
 }
 
-async fn serve_connection(mut stream: tokio::net::TcpStream, reply: Arc<Mutex<Reply>>, log: Arc<Mutex<Vec<String>>>) {
+struct Cert {
+    pem: String,
+    key_pem: String,
+}
+
+fn cert(name: &str) -> Cert {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap().self_signed(&key).unwrap();
+    Cert { pem: cert.pem(), key_pem: key.serialize_pem() }
+}
+
+async fn serve_connection<S>(mut stream: S, reply: Arc<Mutex<Reply>>, log: Arc<Mutex<Vec<String>>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = Vec::new();
     loop {
         let end = loop {
@@ -503,6 +554,63 @@ async fn file_sd_targets_follow_the_file() {
     })
     .await;
     manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_ca_file_server_name_insecure_and_basic_auth() {
+    let cert = cert("scrape.test");
+    let server = Server::start_tls(Reply::text("secure 1\n"), &cert).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &cert.pem).unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "s3cret\n").unwrap();
+    let url = format!("https://{}/metrics", server.addr);
+    let fetch = |yaml: String| {
+        let url = url.clone();
+        async move {
+            let settings = ClientSettings::new(&job(&yaml)).unwrap();
+            TargetClient::new(Arc::new(settings), &url).unwrap().fetch(Duration::from_secs(5)).await
+        }
+    };
+
+    let ok = fetch(format!(
+        "job_name: tls\nscheme: https\ntls_config: {{ca_file: {}, server_name: scrape.test}}\n\
+         basic_auth: {{username: scraper, password_file: {}}}\n",
+        ca.display(),
+        password.display()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ok.body, b"secure 1\n");
+    // "scraper:s3cret" in base64.
+    assert!(server.requests()[0].contains("authorization: Basic c2NyYXBlcjpzM2NyZXQ="), "{:?}", server.requests());
+
+    let wrong_name = fetch(format!("job_name: tls\ntls_config: {{ca_file: {}}}\n", ca.display())).await.unwrap_err();
+    assert!(wrong_name.contains("TLS handshake") && wrong_name.contains(&url), "{wrong_name}");
+    let unknown_ca = fetch("job_name: tls\ntls_config: {server_name: scrape.test}\n".to_owned()).await.unwrap_err();
+    assert!(unknown_ca.contains("TLS handshake"), "{unknown_ca}");
+    let insecure = fetch("job_name: tls\ntls_config: {insecure_skip_verify: true}\n".to_owned()).await.unwrap();
+    assert_eq!(insecure.body, b"secure 1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_reads_like_prometheus() {
+    // A listener that accepts and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let settings = ClientSettings::new(&job("job_name: slow\n")).unwrap();
+    let mut client = TargetClient::new(Arc::new(settings), &format!("http://{addr}/metrics")).unwrap();
+    let started = Instant::now();
+    let error = client.fetch(Duration::from_millis(150)).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(error.contains("context deadline exceeded") && error.contains(&addr.to_string()), "{error}");
 }
 
 // ---------------------------------------------------------------------------------------
