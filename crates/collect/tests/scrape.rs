@@ -473,6 +473,33 @@ async fn metric_relabeling_label_limits_and_dropped_targets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_limit_fails_every_scrape_of_the_job() {
+    let server = Server::start(Reply::text("t 1\n")).await;
+    let head = new_head();
+    let manager = manager(&head);
+    let port = server.addr.port();
+    manager.apply(
+        vec![job(&format!(
+            "job_name: limited\ntarget_limit: 1\nstatic_configs: [{{targets: ['127.0.0.1:{port}', 'localhost:{port}']}}]\n"
+        ))],
+        PathBuf::from("."),
+    );
+    eventually("both targets fail", || {
+        let report = manager.targets();
+        (report.active_targets.len() == 2
+            && report.active_targets.iter().all(|t| {
+                t.health == "down" && t.last_error == "target_limit exceeded (number of targets: 2, limit: 1)"
+            }))
+        .then_some(())
+    })
+    .await;
+    assert!(series(&head, "t", &[]).is_empty());
+    assert!(server.requests().is_empty(), "nothing is fetched over the limit");
+    assert_eq!(series(&head, "up", &[]).len(), 2);
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_keeps_unchanged_jobs_and_removal_marks_stale() {
     let server = Server::start(Reply::text("r 1\n")).await;
     let head = new_head();

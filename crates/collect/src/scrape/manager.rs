@@ -25,7 +25,7 @@ use wk_storage::Appendable;
 use super::append::write_stale;
 use super::job::JobSettings;
 use super::report::{ActiveTarget, DroppedTarget, TargetsReport, global_url, rfc3339};
-use super::scrape_loop::{LoopExit, LoopHandle, Stop, millis};
+use super::scrape_loop::{ForcedError, LoopExit, LoopHandle, Stop, millis};
 use super::{Populated, ScrapeConfig, TargetGroup, populate};
 use crate::discovery::{FileWatch, expand_patterns, read_file_groups, static_groups};
 
@@ -78,6 +78,8 @@ struct PoolTargets {
     inherited: HashMap<u64, JoinHandle<LoopExit>>,
     /// Set when the pool stops; discovery then starts nothing more.
     stopped: bool,
+    /// Fails every scrape while the pool is over its `target_limit`.
+    forced_error: ForcedError,
 }
 
 impl ScrapeManager {
@@ -338,13 +340,21 @@ impl Discovery {
                 drop(handle.stop(Stop::Stale));
             }
         }
+        let limit = job.config.target_limit.unwrap_or(0);
+        let over_limit = (limit > 0 && active.len() as u64 > limit)
+            .then(|| format!("target_limit exceeded (number of targets: {}, limit: {limit})", active.len()));
+        if let Some(error) = &over_limit {
+            tracing::error!(job = %job.name, %error, "all scrapes of the job fail");
+        }
+        *state.forced_error.lock().unwrap_or_else(|e| e.into_inner()) = over_limit;
         state.order = active.iter().map(|(k, _)| *k).collect();
         for (key, target) in active {
             if state.loops.contains_key(&key) {
                 continue;
             }
             let predecessor = state.inherited.remove(&key);
-            match LoopHandle::start(job.clone(), Arc::new(target), self.store.clone(), predecessor) {
+            let forced = state.forced_error.clone();
+            match LoopHandle::start(job.clone(), Arc::new(target), self.store.clone(), forced, predecessor) {
                 Ok(handle) => {
                     state.loops.insert(key, handle);
                 }

@@ -67,13 +67,15 @@ pub struct LoopHandle {
 }
 
 impl LoopHandle {
-    /// Starts the loop for `target`. When `predecessor` is given (the loop of the
+    /// Starts the loop for `target`. While `forced_error` holds an error, scrapes are
+    /// not fetched but fail with it (the pool's `target_limit` is exceeded). When `predecessor` is given (the loop of the
     /// same target under the job's previous configuration), the new loop first waits
     /// for it to hand over its series.
     pub fn start(
         job: Arc<JobSettings>,
         target: Arc<Target>,
         store: Arc<dyn Appendable>,
+        forced_error: ForcedError,
         predecessor: Option<JoinHandle<LoopExit>>,
     ) -> Result<Self, String> {
         let url = target.url(&job.config.params);
@@ -84,7 +86,7 @@ impl LoopHandle {
         let interval = target.interval.get().max(Duration::from_millis(10));
         let timeout = target.timeout.get().min(interval).max(Duration::from_millis(1));
         let offset = scrape_offset(&target.labels, interval, SystemTime::now());
-        let run = Run { writer, client, store, interval, timeout, status: status.clone(), stop: stop_rx };
+        let run = Run { writer, client, store, interval, timeout, status: status.clone(), stop: stop_rx, forced_error };
         let task = tokio::spawn(run.run(offset, predecessor));
         Ok(Self { target, url, status, stop, task })
     }
@@ -110,7 +112,11 @@ pub fn scrape_offset(labels: &[(String, String)], interval: Duration, now: Syste
     Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX))
 }
 
+/// An error that fails every scrape of a pool while set, shared by its loops.
+pub type ForcedError = Arc<Mutex<Option<String>>>;
+
 struct Run {
+    forced_error: ForcedError,
     writer: ScrapeWriter,
     client: TargetClient,
     store: Arc<dyn Appendable>,
@@ -139,9 +145,13 @@ impl Run {
             }
             let started = SystemTime::now();
             let clock = Instant::now();
-            let fetched = tokio::select! {
-                fetched = self.client.fetch(self.timeout) => fetched,
-                _ = self.stop.changed() => break,
+            let forced = self.forced_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let fetched = match forced {
+                Some(error) => Err(error),
+                None => tokio::select! {
+                    fetched = self.client.fetch(self.timeout) => fetched,
+                    _ = self.stop.changed() => break,
+                },
             };
             let duration = clock.elapsed();
             let outcome = self.writer.write(
