@@ -401,3 +401,22 @@ fn target_key(labels: &[(String, String)]) -> u64 {
     labels.hash(&mut hasher);
     hasher.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manager_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ScrapeManager>();
+    }
+
+    #[test]
+    fn fingerprint_sees_redacted_secrets() {
+        let a = ScrapeConfig { bearer_token: Some(wk_config::Secret::new("one")), ..Default::default() };
+        let b = ScrapeConfig { bearer_token: Some(wk_config::Secret::new("two")), ..Default::default() };
+        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+    }
+}

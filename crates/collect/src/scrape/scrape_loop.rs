@@ -6,6 +6,11 @@
 //! A loop is stopped in one of two ways: [`Stop::Stale`] (the target is gone, or the
 //! manager shuts down) writes staleness markers for all its series; [`Stop::Handover`]
 //! (its job's configuration changed) returns its series to the loop that replaces it.
+//!
+//! Writing a scrape (parse, labels, append) runs inline on the runtime's worker: about
+//! 0.4 ms for a 1,000-series target in the steady state (`docs/benchmarks.md`), less
+//! than a hop to the blocking pool would be worth; the appender never lives across an
+//! `.await`.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
