@@ -1,8 +1,8 @@
 //! `wk-collect` gathers metrics actively. Today it holds the host agent: the host's own
 //! CPU, memory, load, filesystems, disks, network and system figures, read from `/proc`
 //! and `statvfs`, under node_exporter's metric names and labels so that existing rules
-//! and dashboards work unchanged. Scraping, service discovery, relabeling and probes
-//! join it as they are built.
+//! and dashboards work unchanged; and the scraper: Prometheus-compatible scrape jobs
+//! with static and file-based discovery, relabeling, staleness and the targets report.
 //!
 //! Map:
 //! - [`host`]: the host agent; one file per source (`cpu.rs` for `/proc/stat`,
@@ -11,7 +11,7 @@
 //! - [`discovery`]: target groups from `static_configs` and `file_sd_configs`.
 //! - [`family`]: the metric family type the collectors produce.
 //! - [`probe`]: HTTP(S) and TCP probes with blackbox_exporter's metrics.
-//! - [`scrape`]: `scrape_configs` settings (the scrape loop comes next).
+//! - [`scrape`]: `scrape_configs` settings, the scrape manager, loops and targets report.
 //! - [`http_client`]: client authentication and TLS settings shared by scrapes and discovery.
 //! - [`relabel`]: relabeling rules with Prometheus's semantics.
 

@@ -15,6 +15,7 @@ mod tcp;
 use std::time::{Duration, Instant};
 
 pub use cert::not_after_unix;
+pub(crate) use http::AcceptAny;
 pub use http::{HttpProbe, HttpProbeOptions};
 pub use tcp::TcpProbe;
 

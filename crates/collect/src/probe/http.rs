@@ -284,7 +284,7 @@ fn tls_connector(options: &HttpProbeOptions) -> Result<Arc<rustls::ClientConfig>
 /// Accepts any certificate but still checks that the handshake signatures are valid,
 /// so `insecure_skip_verify` probes can report the expiry of a broken certificate.
 #[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+pub(crate) struct AcceptAny(pub(crate) Arc<rustls::crypto::CryptoProvider>);
 
 impl rustls::client::danger::ServerCertVerifier for AcceptAny {
     fn verify_server_cert(
