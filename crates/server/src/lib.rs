@@ -13,6 +13,8 @@
 //!   `/api/v1/status/config`) and its middleware (limits, timeouts, request metrics).
 //! - [`listener`]: the accept loop (plain or TLS) with graceful draining; [`tls`] keeps
 //!   the certificate fresh from disk.
+//! - [`status`]: `/api/v1/targets` and `/api/v1/status/tsdb`, and applying
+//!   reloaded scrape configurations.
 //! - [`storage`]: the storage engines, opened in the data directory.
 //! - [`reload`]: the live configuration and the reload procedure.
 //! - [`server`]: start, run until a signal, stop.
@@ -26,6 +28,7 @@ pub mod logging;
 pub mod reload;
 pub mod self_metrics;
 pub mod server;
+pub mod status;
 pub mod storage;
 pub mod tls;
 

@@ -21,6 +21,7 @@ use crate::reload::{LiveConfig, Overrides};
 use crate::self_metrics::SelfMetrics;
 use crate::storage::Storage;
 use crate::{Error, Result, tls};
+use wk_collect::scrape::ScrapeManager;
 
 /// How to start a server.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +43,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     serving: JoinHandle<bool>,
     workers: Vec<JoinHandle<()>>,
+    scrape: Arc<ScrapeManager>,
     storage: Storage,
     data_dir: DataDir,
 }
@@ -80,8 +82,13 @@ impl Server {
             timeout: web.request_timeout.get(),
             max_body_bytes: usize::try_from(web.max_request_body_size.0).unwrap_or(usize::MAX),
         };
+        let scrape = Arc::new(ScrapeManager::new(storage.appendable()));
+        let base_dir = config.path().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
+        scrape.apply(snapshot.scrape_jobs().cloned().collect(), base_dir.clone());
         let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics);
-        let app = http::router(state, extra.merge(ingest), limits);
+        let query = wk_api::query::router(storage.queryable(), Default::default());
+        let status = crate::status::router(scrape.clone(), storage.clone());
+        let app = http::router(state, extra.merge(ingest).merge(query).merge(status), limits);
         let listener_options = ListenerOptions {
             max_connections: web.max_connections,
             header_read_timeout: web.header_read_timeout.get(),
@@ -89,7 +96,12 @@ impl Server {
         };
         let (stop, stop_rx) = watch::channel(false);
         let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx.clone()));
-        let mut workers = Vec::new();
+        let mut workers = vec![tokio::spawn(crate::status::follow_reloads(
+            config.subscribe(),
+            scrape.clone(),
+            base_dir,
+            stop_rx.clone(),
+        ))];
         if snapshot.host_agent.enabled {
             let agent = wk_collect::host::HostAgent::new(&snapshot.host_agent, Default::default());
             tracing::info!(instance = agent.instance(), interval = %snapshot.host_agent.interval, "host agent started");
@@ -110,7 +122,7 @@ impl Server {
         }
         let scheme = if web.tls_config.is_some() { "https" } else { "http" };
         tracing::info!(address = %local_addr, "Watchkeeper is listening on {scheme}://{local_addr}");
-        Ok(Self { local_addr, config, metrics, ready, stop, serving, workers, storage, data_dir })
+        Ok(Self { local_addr, config, metrics, ready, stop, serving, workers, scrape, storage, data_dir })
     }
 
     /// The address the server is bound to (useful with port 0).
@@ -143,6 +155,9 @@ impl Server {
         for worker in self.workers {
             let _ = worker.await;
         }
+        // Scrape loops write their final staleness markers before storage closes.
+        self.scrape.shutdown().await;
+        drop(self.scrape);
         self.metrics.clear_late();
         let storage = self.storage;
         let closed = tokio::task::spawn_blocking(move || storage.close(std::time::Duration::from_secs(10)))

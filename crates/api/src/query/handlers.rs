@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 use wk_model::Matcher;
 use wk_promql::{CancelToken, PromqlError, parse, parse_series_selector};
@@ -14,7 +14,7 @@ use wk_storage::Querier;
 
 use super::QueryState;
 use super::params::{all, collect, one, parse_duration_param, parse_time_param};
-use super::render::{self, ErrorType, error};
+use super::render::{self, ApiError, ErrorType, error};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -29,7 +29,7 @@ impl Drop for CancelOnDrop {
     }
 }
 
-fn time_param(params: &[(String, String)], name: &str, default: i64) -> Result<i64, Response> {
+fn time_param(params: &[(String, String)], name: &str, default: i64) -> Result<i64, ApiError> {
     match one(params, name) {
         None | Some("") => Ok(default),
         Some(text) => {
@@ -38,14 +38,14 @@ fn time_param(params: &[(String, String)], name: &str, default: i64) -> Result<i
     }
 }
 
-fn query_param(params: &[(String, String)]) -> Result<String, Response> {
+fn query_param(params: &[(String, String)]) -> Result<String, ApiError> {
     match one(params, "query") {
         Some(q) if !q.trim().is_empty() => Ok(q.to_owned()),
         _ => Err(error(ErrorType::BadData, "invalid parameter \"query\": query must not be empty")),
     }
 }
 
-fn timeout_param(state: &QueryState, params: &[(String, String)]) -> Result<Option<Duration>, Response> {
+fn timeout_param(state: &QueryState, params: &[(String, String)]) -> Result<Option<Duration>, ApiError> {
     let default = state.options.engine.timeout;
     match one(params, "timeout") {
         None | Some("") => Ok(default),
@@ -60,7 +60,7 @@ fn timeout_param(state: &QueryState, params: &[(String, String)]) -> Result<Opti
 
 /// Runs `work` on the blocking pool holding a query slot; the token is cancelled if
 /// the client goes away or the timeout passes.
-async fn evaluate<T, F>(state: &QueryState, timeout: Option<Duration>, work: F) -> Result<T, Response>
+async fn evaluate<T, F>(state: &QueryState, timeout: Option<Duration>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Querier, &CancelToken) -> Result<T, PromqlError> + Send + 'static,
@@ -109,16 +109,16 @@ pub(crate) async fn query(
         let t = time_param(&params, "time", now_ms())?;
         let timeout = timeout_param(&state, &params)?;
         let expr = parse(&text).map_err(|e| render::engine_error(&e))?;
-        Ok::<_, Response>((expr, t, timeout))
+        Ok::<_, ApiError>((expr, t, timeout))
     })();
     let (expr, t, timeout) = match prepared {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let engine = state.engine.clone();
     match evaluate(&state, timeout, move |q, token| engine.instant_with(q, &expr, t, token)).await {
         Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -135,7 +135,10 @@ pub(crate) async fn query_range(
         let text = query_param(&params)?;
         let need = |name: &str| {
             one(&params, name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                error(ErrorType::BadData, format!("invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"))
+                error(
+                    ErrorType::BadData,
+                    format!("invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"),
+                )
             })
         };
         let start = parse_time_param(need("start")?)
@@ -143,7 +146,10 @@ pub(crate) async fn query_range(
         let end = parse_time_param(need("end")?)
             .map_err(|e| error(ErrorType::BadData, format!("invalid parameter \"end\": {e}")))?;
         if end < start {
-            return Err(error(ErrorType::BadData, "invalid parameter \"end\": end timestamp must not be before start time"));
+            return Err(error(
+                ErrorType::BadData,
+                "invalid parameter \"end\": end timestamp must not be before start time",
+            ));
         }
         let step_text = one(&params, "step").unwrap_or_default();
         let step = parse_duration_param(step_text)
@@ -162,21 +168,21 @@ pub(crate) async fn query_range(
         }
         let timeout = timeout_param(&state, &params)?;
         let expr = parse(&text).map_err(|e| render::engine_error(&e))?;
-        Ok::<_, Response>((expr, start, end, step, timeout))
+        Ok::<_, ApiError>((expr, start, end, step, timeout))
     })();
     let (expr, start, end, step, timeout) = match prepared {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let engine = state.engine.clone();
     match evaluate(&state, timeout, move |q, token| engine.range_with(q, &expr, start, end, step, token)).await {
         Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 
 /// The `match[]` selectors of a request, each as matcher groups.
-fn selectors(params: &[(String, String)], required: bool) -> Result<Vec<Vec<Matcher>>, Response> {
+fn selectors(params: &[(String, String)], required: bool) -> Result<Vec<Vec<Matcher>>, ApiError> {
     let texts = all(params, "match[]");
     if texts.is_empty() && required {
         return Err(error(ErrorType::BadData, "no match[] parameter provided"));
@@ -190,7 +196,7 @@ fn selectors(params: &[(String, String)], required: bool) -> Result<Vec<Vec<Matc
     Ok(groups)
 }
 
-fn range_params(params: &[(String, String)]) -> Result<(i64, i64), Response> {
+fn range_params(params: &[(String, String)]) -> Result<(i64, i64), ApiError> {
     Ok((time_param(params, "start", i64::MIN)?, time_param(params, "end", i64::MAX)?))
 }
 
@@ -205,7 +211,7 @@ pub(crate) async fn series(
     let params = collect(&method, &uri, &headers, &body);
     let (groups, (start, end)) = match selectors(&params, true).and_then(|g| Ok((g, range_params(&params)?))) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let timeout = state.options.engine.timeout;
     let found = evaluate(&state, timeout, move |q, _| {
@@ -221,7 +227,7 @@ pub(crate) async fn series(
     .await;
     match found {
         Ok(set) => render::success(Json::Array(set.iter().map(|l| render::labels(l, false)).collect()), None),
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -236,7 +242,7 @@ pub(crate) async fn labels(
     let params = collect(&method, &uri, &headers, &body);
     let groups = match selectors(&params, false) {
         Ok(g) => g,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let timeout = state.options.engine.timeout;
     let found = evaluate(&state, timeout, move |q, _| {
@@ -252,7 +258,7 @@ pub(crate) async fn labels(
     .await;
     match found {
         Ok(names) => render::success(json!(names), None),
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -267,7 +273,7 @@ pub(crate) async fn label_values(
     let params = collect(&method, &uri, &headers, &Bytes::new());
     let groups = match selectors(&params, false) {
         Ok(g) => g,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let timeout = state.options.engine.timeout;
     let found = evaluate(&state, timeout, move |q, _| {
@@ -283,7 +289,7 @@ pub(crate) async fn label_values(
     .await;
     match found {
         Ok(values) => render::success(json!(values), None),
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 

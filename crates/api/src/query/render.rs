@@ -41,14 +41,27 @@ impl ErrorType {
     }
 }
 
-/// A `{"status":"error",...}` answer.
-pub(crate) fn error(kind: ErrorType, message: impl Into<String>) -> Response {
-    let body = json!({ "status": "error", "errorType": kind.name(), "error": message.into() });
-    (kind.status(), axum::Json(body)).into_response()
+/// A `{"status":"error",...}` answer, kept small until it is turned into a response.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    kind: ErrorType,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "status": "error", "errorType": self.kind.name(), "error": self.message });
+        (self.kind.status(), axum::Json(body)).into_response()
+    }
+}
+
+/// An error of `kind` saying `message`.
+pub(crate) fn error(kind: ErrorType, message: impl Into<String>) -> ApiError {
+    ApiError { kind, message: message.into() }
 }
 
 /// Maps an engine error to Prometheus's error type.
-pub(crate) fn engine_error(e: &PromqlError) -> Response {
+pub(crate) fn engine_error(e: &PromqlError) -> ApiError {
     let kind = match e {
         PromqlError::Parse(_) => ErrorType::BadData,
         PromqlError::Eval(_) | PromqlError::TooManySamples => ErrorType::Execution,
@@ -102,7 +115,10 @@ pub(crate) fn value(value: &Value) -> Json {
         Value::Scalar { t, v } => point(*t, *v),
         Value::String { t, s } => json!([*t as f64 / 1000.0, s]),
         Value::Vector(samples) => Json::Array(
-            samples.iter().map(|s| json!({ "metric": labels(&s.metric, s.drop_name), "value": point(s.t, s.f) })).collect(),
+            samples
+                .iter()
+                .map(|s| json!({ "metric": labels(&s.metric, s.drop_name), "value": point(s.t, s.f) }))
+                .collect(),
         ),
         Value::Matrix(series) => Json::Array(
             series
