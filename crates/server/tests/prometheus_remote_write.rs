@@ -94,7 +94,11 @@ async fn prometheus_remote_write_arrives_complete_and_in_order() {
     let newest_ours = ours.last().unwrap().0;
     let expected: Vec<(i64, f64)> = theirs.into_iter().filter(|(t, _)| *t <= newest_ours).collect();
     assert!(expected.len() >= 6, "Prometheus's own view is too short: {expected:?}");
-    assert_eq!(ours.iter().filter(|(t, _)| *t >= expected[0].0).cloned().collect::<Vec<_>>(), expected, "complete and equal");
+    assert_eq!(
+        ours.iter().filter(|(t, _)| *t >= expected[0].0).cloned().collect::<Vec<_>>(),
+        expected,
+        "complete and equal"
+    );
 
     // Prometheus's `up` for its own job went through too, as 1s.
     let up = our_samples(&server, "up");
