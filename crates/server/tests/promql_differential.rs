@@ -223,7 +223,10 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// The result normalised for comparison: resultType and (labels → points).
-fn normalise(json: &Value) -> Result<(String, BTreeMap<String, Vec<(f64, f64)>>), String> {
+/// A result type and its series (labels as JSON → points).
+type Normalised = (String, BTreeMap<String, Vec<(f64, f64)>>);
+
+fn normalise(json: &Value) -> Result<Normalised, String> {
     if json["status"] != "success" {
         return Err(json["errorType"].as_str().unwrap_or("?").to_owned());
     }
