@@ -2,7 +2,8 @@
 //! other clients can use Watchkeeper as a Prometheus data source: `/api/v1/query`,
 //! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`,
 //! `/api/v1/label/NAME/values`, `/api/v1/metadata`, `/api/v1/status/buildinfo`
-//! (GET, and form POST where Prometheus accepts it).
+//! `/api/v1/format_query`, `/api/v1/query_exemplars` and `/federate` (GET, and form
+//! POST where Prometheus accepts it).
 //!
 //! Queries run on the blocking pool behind a bounded number of slots (a queue beyond
 //! that, 503 when the wait runs out), with the engine's sample limit and a timeout
@@ -75,5 +76,8 @@ pub fn router(store: Arc<dyn Queryable>, options: QueryOptions) -> Router {
         .route("/api/v1/label/{name}/values", get(handlers::label_values))
         .route("/api/v1/metadata", get(handlers::metadata))
         .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
+        .route("/api/v1/format_query", get(handlers::format_query).post(handlers::format_query))
+        .route("/api/v1/query_exemplars", get(handlers::query_exemplars).post(handlers::query_exemplars))
+        .route("/federate", get(handlers::federate))
         .with_state(state)
 }

@@ -87,7 +87,20 @@ impl Server {
         scrape.apply(snapshot.scrape_jobs().cloned().collect(), base_dir.clone());
         let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics);
         let query = wk_api::query::router(storage.queryable(), Default::default());
-        let status = crate::status::router(scrape.clone(), storage.clone());
+        let runtime = crate::status::RuntimeInfo {
+            start_time: std::time::SystemTime::now(),
+            config: config.clone(),
+            metrics: metrics.clone(),
+            flags: [
+                ("config.file", config.path().map(|p| p.display().to_string()).unwrap_or_default()),
+                ("web.listen-address", web.listen_address.to_string()),
+                ("storage.path", data_dir.path().display().to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        };
+        let status = crate::status::router(scrape.clone(), storage.clone(), runtime);
         let app = http::router(state, extra.merge(ingest).merge(query).merge(status), limits);
         let listener_options = ListenerOptions {
             max_connections: web.max_connections,

@@ -21,14 +21,76 @@ use crate::storage::Storage;
 struct StatusState {
     scrape: Arc<ScrapeManager>,
     storage: Storage,
+    runtime: Arc<RuntimeInfo>,
+}
+
+/// What `/api/v1/status/runtimeinfo` and `/api/v1/status/flags` report.
+#[derive(Debug)]
+pub struct RuntimeInfo {
+    /// When the server started.
+    pub start_time: std::time::SystemTime,
+    /// The live configuration (for the reload state).
+    pub config: Arc<crate::reload::LiveConfig>,
+    /// The metrics (for the reload timestamp).
+    pub metrics: Arc<crate::self_metrics::SelfMetrics>,
+    /// The command-line settings, as `name → value`.
+    pub flags: std::collections::BTreeMap<String, String>,
 }
 
 /// The status routes.
-pub fn router(scrape: Arc<ScrapeManager>, storage: Storage) -> Router {
+pub fn router(scrape: Arc<ScrapeManager>, storage: Storage, runtime: RuntimeInfo) -> Router {
     Router::new()
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/tsdb", get(tsdb))
-        .with_state(StatusState { scrape, storage })
+        .route("/api/v1/status/runtimeinfo", get(runtimeinfo))
+        .route("/api/v1/status/flags", get(flags))
+        .with_state(StatusState { scrape, storage, runtime: Arc::new(runtime) })
+}
+
+async fn runtimeinfo(State(state): State<StatusState>) -> Response {
+    let rfc3339 = |t: std::time::SystemTime| {
+        let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    };
+    let runtime = &state.runtime;
+    let last_reload = runtime.metrics.config_last_reload_success_timestamp.get();
+    let stats = state.storage.db().stats();
+    axum::Json(json!({
+        "status": "success",
+        "data": {
+            "startTime": rfc3339(runtime.start_time),
+            "CWD": std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
+            "reloadConfigSuccess": runtime.metrics.config_last_reload_successful.get() == 1,
+            "lastConfigTime": rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last_reload.max(0.0))),
+            "corruptionCount": stats.wal_corruptions,
+            "goroutineCount": 0,
+            "GOMAXPROCS": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": "unlimited (retention arrives with on-disk blocks)",
+        }
+    }))
+    .into_response()
+}
+
+async fn flags(State(state): State<StatusState>) -> Response {
+    axum::Json(json!({ "status": "success", "data": state.runtime.flags })).into_response()
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[derive(Debug, Deserialize)]

@@ -93,6 +93,14 @@ async fn query_api_answers_like_prometheus() {
     assert_eq!(json["data"], serde_json::json!(["a", "b"]));
     let (_, json) = get_json(addr, "/api/v1/status/buildinfo").await;
     assert_eq!(json["data"]["version"], env!("CARGO_PKG_VERSION"));
+    let (_, json) = get_json(addr, "/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)").await;
+    assert_eq!(json["data"], "sum by (job) (rate(x[5m]))");
+    let (_, json) = get_json(addr, "/api/v1/query_exemplars?query=up").await;
+    assert_eq!(json["data"], serde_json::json!([]));
+    let (_, json) = get_json(addr, "/api/v1/status/runtimeinfo").await;
+    assert_eq!(json["data"]["reloadConfigSuccess"], true);
+    let (_, json) = get_json(addr, "/api/v1/status/flags").await;
+    assert!(json["data"]["storage.path"].as_str().unwrap().ends_with("data"), "{json}");
     let (_, json) = get_json(addr, "/api/v1/status/tsdb").await;
     assert_eq!(json["data"]["headStats"]["numSeries"], 2);
     assert_eq!(
@@ -194,6 +202,11 @@ async fn scrape_jobs_from_the_config_are_scraped_queryable_and_listed() {
     assert_eq!(value["metric"]["instance"], target.to_string());
     let (_, json) = get_json(addr, "/api/v1/query?query=up%7Bjob%3D%22demo%22%7D").await;
     assert_eq!(json["data"]["result"][0]["value"][1], "1");
+    let federated = request(addr, "GET", "/federate?match%5B%5D=demo_value", &[], "").await;
+    assert_eq!(federated.status, 200);
+    let expected = format!("demo_value{{instance=\"{target}\",job=\"demo\",kind=\"x\"}} 42 ");
+    assert!(federated.body.contains(&expected), "{}", federated.body);
+    assert!(federated.body.starts_with("# TYPE demo_value untyped\n"), "{}", federated.body);
     let (_, json) = get_json(addr, "/api/v1/targets").await;
     let active = &json["data"]["activeTargets"][0];
     assert_eq!(active["scrapePool"], "demo");

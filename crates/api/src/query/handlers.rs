@@ -313,3 +313,87 @@ pub(crate) async fn buildinfo(State(state): State<QueryState>) -> Response {
         None,
     )
 }
+
+/// `GET|POST /api/v1/format_query`: the query pretty-printed as Prometheus does.
+pub(crate) async fn format_query(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let params = collect(&method, &uri, &headers, &body);
+    let text = match query_param(&params) {
+        Ok(text) => text,
+        Err(e) => return e.into_response(),
+    };
+    match parse(&text) {
+        Ok(expr) => render::success(json!(expr.prettify()), None),
+        Err(e) => render::engine_error(&e).into_response(),
+    }
+}
+
+/// `GET|POST /api/v1/query_exemplars`: exemplars are not stored yet, so the answer is
+/// an empty list in the right shape (after checking the query, as Prometheus does).
+pub(crate) async fn query_exemplars(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let params = collect(&method, &uri, &headers, &body);
+    match query_param(&params).and_then(|q| parse(&q).map_err(|e| render::engine_error(&e))) {
+        Ok(_) => render::success(json!([]), None),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /federate`: the newest sample of every series matching `match[]`, in the
+/// text exposition format, for Prometheus federation.
+pub(crate) async fn federate(
+    State(state): State<QueryState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &Bytes::new());
+    let groups = match selectors(&params, true) {
+        Ok(g) => g,
+        Err(e) => return e.into_response(),
+    };
+    let now = now_ms();
+    let lookback = state.options.engine.lookback_delta_ms;
+    let timeout = state.options.engine.timeout;
+    let found = evaluate(&state, timeout, move |q, _| {
+        let mut latest = std::collections::BTreeMap::new();
+        for matchers in &groups {
+            for series in q.select(matchers, now - lookback, now)? {
+                let series = series?;
+                let mut last = None;
+                for sample in series.samples {
+                    last = Some(sample?);
+                }
+                if let Some(sample) = last.filter(|s| !wk_model::is_stale_nan(s.v)) {
+                    latest.insert(series.labels.clone(), sample);
+                }
+            }
+        }
+        Ok(latest)
+    })
+    .await;
+    let latest = match found {
+        Ok(latest) => latest,
+        Err(e) => return e.into_response(),
+    };
+    let mut body = String::new();
+    let mut current_name = String::new();
+    for (labels, sample) in &latest {
+        let name = labels.get("__name__").unwrap_or_default();
+        if name != current_name {
+            body.push_str(&format!("# TYPE {name} untyped\n"));
+            current_name = name.to_owned();
+        }
+        body.push_str(name);
+        let pairs: Vec<String> = labels
+            .iter()
+            .filter(|(n, _)| *n != "__name__")
+            .map(|(n, v)| format!("{n}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+            .collect();
+        if !pairs.is_empty() {
+            body.push('{');
+            body.push_str(&pairs.join(","));
+            body.push('}');
+        }
+        body.push_str(&format!(" {} {}\n", wk_promql::format_float(sample.v), sample.t));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
