@@ -53,3 +53,37 @@ fn every_accepted_key_is_documented() {
     }
     assert!(missing.is_empty(), "undocumented in docs/configuration.md:\n{}", missing.join("\n"));
 }
+
+/// Every route the server answers is listed in docs/http-api.md.
+#[test]
+fn every_route_is_documented() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/http-api.md")).unwrap();
+    for route in [
+        "/-/healthy",
+        "/-/ready",
+        "/-/reload",
+        "/metrics",
+        "/api/v1/query",
+        "/api/v1/query_range",
+        "/api/v1/series",
+        "/api/v1/labels",
+        "/api/v1/label/NAME/values",
+        "/api/v1/metadata",
+        "/api/v1/query_exemplars",
+        "/api/v1/format_query",
+        "/api/v1/status/buildinfo",
+        "/api/v1/status/runtimeinfo",
+        "/api/v1/status/flags",
+        "/api/v1/status/config",
+        "/api/v1/status/tsdb",
+        "/api/v1/targets",
+        "/federate",
+        "/api/v1/write",
+        "/v1/metrics",
+        "/write",
+        "/api/v2/write",
+    ] {
+        let forms = [format!("`{route}`"), format!(" {route}`"), format!("`{route} "), format!(" {route},")];
+        assert!(forms.iter().any(|f| doc.contains(f.as_str())), "{route} is not in docs/http-api.md");
+    }
+}
