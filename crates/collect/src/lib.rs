@@ -9,18 +9,22 @@
 //!   `meminfo.rs`, `loadavg.rs`, `diskstats.rs`, `netdev.rs`, `filesystem.rs`,
 //!   `system.rs` for uname and time).
 //! - [`discovery`]: target groups from `static_configs` and `file_sd_configs`.
+//! - [`heartbeat`]: dead man's switches checked in over HTTP.
 //! - [`family`]: the metric family type the collectors produce.
 //! - [`probe`]: HTTP(S) and TCP probes with blackbox_exporter's metrics.
 //! - [`scrape`]: `scrape_configs` settings, the scrape manager, loops and targets report.
 //! - [`http_client`]: client authentication and TLS settings shared by scrapes and discovery.
+//! - [`writer`]: writing metric families into storage with staleness markers.
 //! - [`relabel`]: relabeling rules with Prometheus's semantics.
 
 pub mod discovery;
 pub mod family;
+pub mod heartbeat;
 pub mod host;
 pub mod http_client;
 pub mod probe;
 pub mod relabel;
 pub mod scrape;
+pub mod writer;
 
 pub use family::{MetricFamily, MetricKind, Sample};

@@ -9,14 +9,18 @@
 //! human-readable reason in [`ProbeOutcome::error`], which the caller logs and shows.
 
 mod cert;
+pub mod config;
 mod http;
+pub mod manager;
 mod tcp;
 
 use std::time::{Duration, Instant};
 
 pub use cert::not_after_unix;
+pub use config::{HttpProbeConfig, ProbeConfig, ProbeKind};
 pub(crate) use http::AcceptAny;
 pub use http::{HttpProbe, HttpProbeOptions};
+pub use manager::ProbeManager;
 pub use tcp::TcpProbe;
 
 use crate::family::{MetricFamily, MetricKind};

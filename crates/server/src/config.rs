@@ -18,8 +18,10 @@ use serde_saphyr::{Location, Spanned};
 pub use global::{GlobalConfig, NameValidationScheme};
 pub use storage::StorageConfig;
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
+pub use wk_collect::heartbeat::HeartbeatConfig;
 pub use wk_collect::host::HostAgentConfig;
 pub use wk_collect::http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig};
+pub use wk_collect::probe::{HttpProbeConfig, ProbeConfig, ProbeKind};
 pub use wk_collect::relabel::{Action as RelabelAction, RelabelConfig};
 pub use wk_collect::scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, ScrapeDefaults, StaticConfig};
 pub use wk_config::{
@@ -65,6 +67,12 @@ pub struct Config {
     /// Storage settings.
     #[serde(deserialize_with = "null_as_default")]
     pub storage: StorageConfig,
+    /// HTTP(S) and TCP checks run from Watchkeeper.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Spanned<ProbeConfig>>,
+    /// Dead man's switches: jobs that must check in periodically.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heartbeats: Vec<Spanned<HeartbeatConfig>>,
     /// The built-in host agent (node_exporter's metrics, on by default).
     #[serde(deserialize_with = "null_as_default")]
     pub host_agent: HostAgentConfig,
@@ -88,6 +96,8 @@ impl Default for Config {
             tracing: None,
             storage: StorageConfig::default(),
             host_agent: HostAgentConfig::default(),
+            probes: Vec::new(),
+            heartbeats: Vec::new(),
             web: WebConfig::default(),
         }
     }
@@ -116,6 +126,16 @@ impl Config {
     pub fn global(&self) -> &GlobalConfig {
         static DEFAULT: std::sync::OnceLock<GlobalConfig> = std::sync::OnceLock::new();
         self.global.value.as_ref().unwrap_or_else(|| DEFAULT.get_or_init(GlobalConfig::default))
+    }
+
+    /// The configured probes.
+    pub fn probe_list(&self) -> Vec<ProbeConfig> {
+        self.probes.iter().map(|p| p.value.clone()).collect()
+    }
+
+    /// The configured heartbeats.
+    pub fn heartbeat_list(&self) -> Vec<HeartbeatConfig> {
+        self.heartbeats.iter().map(|h| h.value.clone()).collect()
     }
 
     /// The scrape jobs, without null entries (which validation reports).
@@ -156,6 +176,8 @@ impl Config {
                 );
             }
         }
+        wk_collect::probe::config::validate(&self.probes, problems);
+        wk_collect::heartbeat::validate(&self.heartbeats, problems);
         if self.host_agent.interval.get().is_zero() {
             problems.error(Location::UNKNOWN, "host_agent.interval must be greater than 0s");
         }

@@ -44,6 +44,7 @@ pub struct Server {
     serving: JoinHandle<bool>,
     workers: Vec<JoinHandle<()>>,
     scrape: Arc<ScrapeManager>,
+    probes: Arc<wk_collect::probe::ProbeManager>,
     storage: Storage,
     data_dir: DataDir,
 }
@@ -85,6 +86,13 @@ impl Server {
         let scrape = Arc::new(ScrapeManager::new(storage.appendable()));
         let base_dir = config.path().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
         scrape.apply(snapshot.scrape_jobs().cloned().collect(), base_dir.clone());
+        let probes = Arc::new(wk_collect::probe::ProbeManager::new(storage.appendable()));
+        probes.apply(snapshot.probe_list());
+        let heartbeats = Arc::new(wk_collect::heartbeat::Heartbeats::new(
+            storage.appendable(),
+            snapshot.heartbeat_list(),
+            storage.queryable().as_ref(),
+        ));
         let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics);
         let query = wk_api::query::router(storage.queryable(), Default::default());
         let runtime = crate::status::RuntimeInfo {
@@ -100,7 +108,7 @@ impl Server {
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
         };
-        let status = crate::status::router(scrape.clone(), storage.clone(), runtime);
+        let status = crate::status::router(scrape.clone(), storage.clone(), runtime, heartbeats.clone());
         let app = http::router(state, extra.merge(ingest).merge(query).merge(status), limits);
         let listener_options = ListenerOptions {
             max_connections: web.max_connections,
@@ -109,12 +117,19 @@ impl Server {
         };
         let (stop, stop_rx) = watch::channel(false);
         let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx.clone()));
-        let mut workers = vec![tokio::spawn(crate::status::follow_reloads(
-            config.subscribe(),
-            scrape.clone(),
-            base_dir,
-            stop_rx.clone(),
-        ))];
+        let mut workers = vec![
+            tokio::spawn(crate::status::follow_reloads(
+                config.subscribe(),
+                crate::status::Reloadable {
+                    scrape: scrape.clone(),
+                    probes: probes.clone(),
+                    heartbeats: heartbeats.clone(),
+                },
+                base_dir,
+                stop_rx.clone(),
+            )),
+            tokio::spawn(wk_collect::heartbeat::run(heartbeats, std::time::Duration::from_secs(15), stop_rx.clone())),
+        ];
         if snapshot.host_agent.enabled {
             let agent = wk_collect::host::HostAgent::new(&snapshot.host_agent, Default::default());
             tracing::info!(instance = agent.instance(), interval = %snapshot.host_agent.interval, "host agent started");
@@ -135,7 +150,7 @@ impl Server {
         }
         let scheme = if web.tls_config.is_some() { "https" } else { "http" };
         tracing::info!(address = %local_addr, "Watchkeeper is listening on {scheme}://{local_addr}");
-        Ok(Self { local_addr, config, metrics, ready, stop, serving, workers, scrape, storage, data_dir })
+        Ok(Self { local_addr, config, metrics, ready, stop, serving, workers, scrape, probes, storage, data_dir })
     }
 
     /// The address the server is bound to (useful with port 0).
@@ -170,7 +185,9 @@ impl Server {
         }
         // Scrape loops write their final staleness markers before storage closes.
         self.scrape.shutdown().await;
+        self.probes.shutdown().await;
         drop(self.scrape);
+        drop(self.probes);
         self.metrics.clear_late();
         let storage = self.storage;
         let closed = tokio::task::spawn_blocking(move || storage.close(std::time::Duration::from_secs(10)))

@@ -12,6 +12,8 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use wk_collect::heartbeat::{CheckInError, Heartbeats};
+use wk_collect::probe::ProbeManager;
 use wk_collect::scrape::ScrapeManager;
 
 use crate::config::Config;
@@ -22,6 +24,7 @@ struct StatusState {
     scrape: Arc<ScrapeManager>,
     storage: Storage,
     runtime: Arc<RuntimeInfo>,
+    heartbeats: Arc<Heartbeats>,
 }
 
 /// What `/api/v1/status/runtimeinfo` and `/api/v1/status/flags` report.
@@ -38,13 +41,19 @@ pub struct RuntimeInfo {
 }
 
 /// The status routes.
-pub fn router(scrape: Arc<ScrapeManager>, storage: Storage, runtime: RuntimeInfo) -> Router {
+pub fn router(
+    scrape: Arc<ScrapeManager>,
+    storage: Storage,
+    runtime: RuntimeInfo,
+    heartbeats: Arc<Heartbeats>,
+) -> Router {
     Router::new()
+        .route("/api/v1/heartbeat/{name}", axum::routing::post(heartbeat).get(heartbeat))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/tsdb", get(tsdb))
         .route("/api/v1/status/runtimeinfo", get(runtimeinfo))
         .route("/api/v1/status/flags", get(flags))
-        .with_state(StatusState { scrape, storage, runtime: Arc::new(runtime) })
+        .with_state(StatusState { scrape, storage, runtime: Arc::new(runtime), heartbeats })
 }
 
 async fn runtimeinfo(State(state): State<StatusState>) -> Response {
@@ -137,11 +146,35 @@ async fn tsdb(State(state): State<StatusState>, Query(params): Query<TsdbParams>
     .into_response()
 }
 
-/// Applies every configuration that comes into force to the scrape manager, until
-/// `stop` turns true.
+/// `POST|GET /api/v1/heartbeat/NAME`: records a check-in.
+async fn heartbeat(
+    State(state): State<StatusState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let hb = state.heartbeats.clone();
+    match tokio::task::spawn_blocking(move || hb.check_in(&name)).await {
+        Ok(Ok(())) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e @ CheckInError::Unknown { .. })) => {
+            (axum::http::StatusCode::NOT_FOUND, format!("{e}\n")).into_response()
+        }
+        Ok(Err(e)) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
+/// What a reload reconfigures.
+#[derive(Debug, Clone)]
+pub(crate) struct Reloadable {
+    pub(crate) scrape: Arc<ScrapeManager>,
+    pub(crate) probes: Arc<ProbeManager>,
+    pub(crate) heartbeats: Arc<Heartbeats>,
+}
+
+/// Applies every configuration that comes into force to the scrape manager, the
+/// probes and the heartbeats, until `stop` turns true.
 pub(crate) async fn follow_reloads(
     mut configs: watch::Receiver<Arc<Config>>,
-    scrape: Arc<ScrapeManager>,
+    targets: Reloadable,
     base_dir: PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -151,8 +184,10 @@ pub(crate) async fn follow_reloads(
                 if changed.is_err() {
                     return;
                 }
-                let jobs = configs.borrow_and_update().scrape_jobs().cloned().collect();
-                scrape.apply(jobs, base_dir.clone());
+                let config = configs.borrow_and_update().clone();
+                targets.scrape.apply(config.scrape_jobs().cloned().collect(), base_dir.clone());
+                targets.probes.apply(config.probe_list());
+                targets.heartbeats.apply(config.heartbeat_list());
             }
             _ = stop.wait_for(|s| *s) => return,
         }

@@ -12,6 +12,9 @@ const PLACES: &[(&str, &str)] = &[
     ("storage", "storage:\n  zzz_unknown: 1\n"),
     ("alerting", "alerting:\n  zzz_unknown: 1\n"),
     ("host_agent", "host_agent:\n  zzz_unknown: 1\n"),
+    ("probes", "probes:\n  - name: a\n    type: tcp\n    target: a:1\n    zzz_unknown: 1\n"),
+    ("probes.http", "probes:\n  - name: a\n    type: http\n    target: http://a/\n    http:\n      zzz_unknown: 1\n"),
+    ("heartbeats", "heartbeats:\n  - name: a\n    period: 1m\n    zzz_unknown: 1\n"),
     ("scrape config", "scrape_configs:\n  - job_name: a\n    zzz_unknown: 1\n"),
     ("static_configs", "scrape_configs:\n  - job_name: a\n    static_configs:\n      - zzz_unknown: 1\n"),
     ("file_sd_configs", "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - zzz_unknown: 1\n"),
@@ -81,6 +84,7 @@ fn every_route_is_documented() {
         "/api/v1/write",
         "/v1/metrics",
         "/write",
+        "/api/v1/heartbeat/NAME",
         "/api/v2/write",
     ] {
         let forms = [format!("`{route}`"), format!(" {route}`"), format!("`{route} "), format!(" {route},")];
