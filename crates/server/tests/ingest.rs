@@ -178,11 +178,14 @@ async fn otlp_json_and_protobuf() {
     let server = env.start().await;
     let addr = server.local_addr();
     let now_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let json = format!(
-        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"checkout"}}}},{{"key":"host.name","value":{{"stringValue":"web-7"}}}}]}},
+    let document = |value: u64, t_ns: u64| {
+        format!(
+            r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"checkout"}}}},{{"key":"host.name","value":{{"stringValue":"web-7"}}}}]}},
         "scopeMetrics":[{{"metrics":[{{"name":"requests","unit":"1","sum":{{"aggregationTemporality":2,"isMonotonic":true,
-        "dataPoints":[{{"asInt":"42","timeUnixNano":"{now_ns}","attributes":[{{"key":"route","value":{{"stringValue":"/pay"}}}}]}}]}}}}]}}]}}]}}"#
-    );
+        "dataPoints":[{{"asInt":"{value}","timeUnixNano":"{t_ns}","attributes":[{{"key":"route","value":{{"stringValue":"/pay"}}}}]}}]}}}}]}}]}}]}}"#
+        )
+    };
+    let json = document(42, now_ns);
     let ok = post(addr, "/v1/metrics", &[("Content-Type", "application/json")], json.as_bytes()).await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.body, "{}");
