@@ -197,10 +197,8 @@ async fn otlp_json_and_protobuf() {
     let info = stored(&server, "target_info");
     assert!(info.len() == 1 && info[0].0.contains("web-7"), "resource attributes in target_info: {info:?}");
 
-    let request: wk_ingest::otlp::proto::ExportMetricsServiceRequest = serde_json::from_str(
-        &json.replace("42", "43").replace(&now_ns.to_string(), &(now_ns + 1_000_000_000).to_string()),
-    )
-    .unwrap();
+    let request: wk_ingest::otlp::proto::ExportMetricsServiceRequest =
+        serde_json::from_str(&document(43, now_ns + 1_000_000_000)).unwrap();
     let proto =
         post(addr, "/v1/metrics", &[("Content-Type", "application/x-protobuf")], &request.encode_to_vec()).await;
     assert_eq!(proto.status, 200, "{proto:?}");
