@@ -211,6 +211,8 @@ fn values_agree_with_node_exporter() {
             let slack = match name {
                 "node_forks_total" => 10_000.0,
                 "node_network_receive_bytes_total" => theirs.abs() * 0.05 + 64.0 * 1024.0 * 1024.0,
+                // Builds running beside the suite read the disk heavily.
+                "node_disk_reads_completed_total" => theirs.abs() * 0.05 + 100_000.0,
                 _ => theirs.abs() * 0.01 + 5.0,
             };
             assert!(ours >= *theirs && ours - theirs <= slack, "{name}{labels:?}: ours {ours}, node_exporter {theirs}");
