@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 
 pub use global::{GlobalConfig, NameValidationScheme};
-pub use storage::StorageConfig;
+pub use storage::{FsyncPolicy, LimitsConfig, StorageConfig, WalConfig};
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
 pub use wk_collect::heartbeat::HeartbeatConfig;
 pub use wk_collect::host::HostAgentConfig;
@@ -176,6 +176,7 @@ impl Config {
                 );
             }
         }
+        self.storage.validate(problems);
         wk_collect::probe::config::validate(&self.probes, problems);
         wk_collect::heartbeat::validate(&self.heartbeats, problems);
         if self.host_agent.interval.get().is_zero() {

@@ -65,7 +65,7 @@ impl Server {
         let snapshot = config.get();
         let data_dir = DataDir::open(&snapshot.storage.path)?;
         tracing::info!(path = %data_dir.path().display(), "data directory locked");
-        let storage = Storage::open(data_dir.path())?;
+        let storage = Storage::open(data_dir.path(), &snapshot.storage)?;
         metrics.add_late(storage.metrics());
 
         let web = &snapshot.web;

@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use wk_storage::{Appendable, Queryable};
 use wk_tsdb::{Db, DbOptions};
 
+use crate::config::{FsyncPolicy, StorageConfig};
 use crate::self_metrics::LateMetrics;
 use crate::{Error, Result};
 
@@ -27,8 +28,8 @@ pub struct Storage {
 impl Storage {
     /// Opens the engines in the (locked) data directory, replaying the WAL. The
     /// replay is logged with its figures, and an unclean previous shutdown is said.
-    pub fn open(dir: &Path) -> Result<Self> {
-        let (db, report) = Db::open(dir, DbOptions::default())
+    pub fn open(dir: &Path, config: &StorageConfig) -> Result<Self> {
+        let (db, report) = Db::open(dir, db_options(config))
             .map_err(|e| Error::Storage(format!("opening the TSDB in {}: {e}", dir.display())))?;
         if report.unclean_shutdown {
             tracing::warn!(
@@ -85,6 +86,25 @@ impl Storage {
             }
         }
     }
+}
+
+/// The engine's options from the `storage:` section.
+fn db_options(config: &StorageConfig) -> DbOptions {
+    let mut options = DbOptions::default();
+    options.head.ooo_window_ms = config.effective_out_of_order_window().get().as_millis() as i64;
+    let limits = &config.limits;
+    options.head.limits = wk_tsdb::Limits {
+        max_series: limits.max_series,
+        max_series_per_metric: limits.max_series_per_metric,
+        max_labels_per_series: limits.max_labels_per_series,
+        max_label_name_len: limits.max_label_name_length,
+        max_label_value_len: limits.max_label_value_length,
+    };
+    options.wal.fsync = match config.wal.fsync {
+        FsyncPolicy::Always => wk_wal::FsyncMode::Always,
+        FsyncPolicy::Interval => wk_wal::FsyncMode::Interval(config.wal.fsync_interval.get()),
+    };
+    options
 }
 
 #[derive(Debug)]

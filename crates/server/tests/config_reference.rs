@@ -10,6 +10,8 @@ const PLACES: &[(&str, &str)] = &[
     ("web", "web:\n  zzz_unknown: 1\n"),
     ("web.tls_config", "web:\n  tls_config:\n    cert_file: a\n    key_file: b\n    zzz_unknown: 1\n"),
     ("storage", "storage:\n  zzz_unknown: 1\n"),
+    ("storage.wal", "storage:\n  wal:\n    zzz_unknown: 1\n"),
+    ("storage.limits", "storage:\n  limits:\n    zzz_unknown: 1\n"),
     ("alerting", "alerting:\n  zzz_unknown: 1\n"),
     ("host_agent", "host_agent:\n  zzz_unknown: 1\n"),
     ("probes", "probes:\n  - name: a\n    type: tcp\n    target: a:1\n    zzz_unknown: 1\n"),

@@ -210,3 +210,32 @@ async fn otlp_json_and_protobuf() {
     assert_eq!(wrong.status, 415);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn storage_limits_and_out_of_order_window_come_from_the_config() {
+    let env = TestEnv::new(
+        "host_agent:\n  enabled: false\nstorage:\n  out_of_order_window: 5m\n  limits:\n    max_series: 2\n",
+    );
+    let server = env.start().await;
+    let addr = server.local_addr();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let request = WriteRequest {
+        timeseries: vec![
+            series("limited", &[("n", "1")], &[(now, 1.0)]),
+            series("limited", &[("n", "2")], &[(now, 2.0)]),
+            series("limited", &[("n", "3")], &[(now, 3.0)]),
+        ],
+        metadata: vec![],
+    };
+    let answer = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&request)).await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert!(answer.body.contains("1 max_series"), "{}", answer.body);
+    assert_eq!(stored(&server, "limited").len(), 2);
+
+    // Samples of existing series are still accepted, and one a minute late too.
+    let late =
+        WriteRequest { timeseries: vec![series("limited", &[("n", "1")], &[(now - 60_000, 0.5)])], metadata: vec![] };
+    let answer = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&late)).await;
+    assert_eq!(answer.status, 204, "inside the 5m window: {answer:?}");
+    server.shutdown().await.unwrap();
+}
