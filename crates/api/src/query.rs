@@ -2,8 +2,9 @@
 //! other clients can use Watchkeeper as a Prometheus data source: `/api/v1/query`,
 //! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`,
 //! `/api/v1/label/NAME/values`, `/api/v1/metadata`, `/api/v1/status/buildinfo`
-//! `/api/v1/format_query`, `/api/v1/query_exemplars` and `/federate` (GET, and form
-//! POST where Prometheus accepts it).
+//! `/api/v1/format_query`, `/api/v1/query_exemplars`, `/federate` and the list of
+//! running queries `/api/v1/status/queries` (GET, and form POST where Prometheus
+//! accepts it). Queries slower than a threshold are logged.
 //!
 //! Queries run on the blocking pool behind a bounded number of slots (a queue beyond
 //! that, 503 when the wait runs out), with the engine's sample limit and a timeout
@@ -13,6 +14,7 @@
 mod handlers;
 mod params;
 mod render;
+mod running;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub struct QueryOptions {
     pub max_points_per_series: i64,
     /// Version reported by `/api/v1/status/buildinfo`.
     pub version: String,
+    /// Queries that take longer are logged at warning level with their text.
+    pub slow_query_threshold: Duration,
 }
 
 impl Default for QueryOptions {
@@ -48,6 +52,7 @@ impl Default for QueryOptions {
             queue_wait: Duration::from_secs(30),
             max_points_per_series: 11_000,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            slow_query_threshold: Duration::from_secs(10),
         }
     }
 }
@@ -58,6 +63,7 @@ pub(crate) struct QueryState {
     pub(crate) engine: Arc<Engine>,
     pub(crate) options: Arc<QueryOptions>,
     pub(crate) slots: Arc<Semaphore>,
+    pub(crate) running: Arc<running::RunningQueries>,
 }
 
 /// The query routes, reading from `store`.
@@ -66,6 +72,7 @@ pub fn router(store: Arc<dyn Queryable>, options: QueryOptions) -> Router {
         store,
         engine: Arc::new(Engine::new(options.engine.clone())),
         slots: Arc::new(Semaphore::new(options.max_concurrent_queries.max(1))),
+        running: Arc::new(running::RunningQueries::default()),
         options: Arc::new(options),
     };
     Router::new()
@@ -79,5 +86,6 @@ pub fn router(store: Arc<dyn Queryable>, options: QueryOptions) -> Router {
         .route("/api/v1/format_query", get(handlers::format_query).post(handlers::format_query))
         .route("/api/v1/query_exemplars", get(handlers::query_exemplars).post(handlers::query_exemplars))
         .route("/federate", get(handlers::federate))
+        .route("/api/v1/status/queries", get(handlers::running_queries))
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 //! Watchkeeper does not act on yet are accepted, kept, and reported as warnings.
 
 mod global;
+mod query;
 mod storage;
 mod web;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 
 pub use global::{GlobalConfig, NameValidationScheme};
+pub use query::QueryConfig;
 pub use storage::{FsyncPolicy, LimitsConfig, StorageConfig, WalConfig};
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
 pub use wk_collect::heartbeat::HeartbeatConfig;
@@ -73,6 +75,9 @@ pub struct Config {
     /// Dead man's switches: jobs that must check in periodically.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub heartbeats: Vec<Spanned<HeartbeatConfig>>,
+    /// PromQL limits.
+    #[serde(deserialize_with = "null_as_default")]
+    pub query: QueryConfig,
     /// The built-in host agent (node_exporter's metrics, on by default).
     #[serde(deserialize_with = "null_as_default")]
     pub host_agent: HostAgentConfig,
@@ -96,6 +101,7 @@ impl Default for Config {
             tracing: None,
             storage: StorageConfig::default(),
             host_agent: HostAgentConfig::default(),
+            query: QueryConfig::default(),
             probes: Vec::new(),
             heartbeats: Vec::new(),
             web: WebConfig::default(),
@@ -177,6 +183,7 @@ impl Config {
             }
         }
         self.storage.validate(problems);
+        self.query.validate(problems);
         wk_collect::probe::config::validate(&self.probes, problems);
         wk_collect::heartbeat::validate(&self.heartbeats, problems);
         if self.host_agent.interval.get().is_zero() {

@@ -94,7 +94,7 @@ impl Server {
             storage.queryable().as_ref(),
         ));
         let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics);
-        let query = wk_api::query::router(storage.queryable(), Default::default());
+        let query = wk_api::query::router(storage.queryable(), snapshot.query.options());
         let runtime = crate::status::RuntimeInfo {
             start_time: std::time::SystemTime::now(),
             config: config.clone(),

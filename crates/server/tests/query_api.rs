@@ -227,3 +227,38 @@ async fn scrape_jobs_from_the_config_are_scraped_queryable_and_listed() {
     assert!(gone, "the removed job's target is gone after reload");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn timeouts_stop_the_work_and_running_queries_are_listed() {
+    let env = TestEnv::new("host_agent:\n  enabled: false\nquery:\n  timeout: 300ms\n  max_samples: 2000000000\n");
+    let server = env.start().await;
+    let addr = server.local_addr();
+    let (_, json) = get_json(addr, "/api/v1/status/queries").await;
+    assert_eq!(json["data"], serde_json::json!([]));
+
+    // Millions of subquery steps: far more than 300 ms of work.
+    let heavy = "/api/v1/query?query=count_over_time(vector(1)%5B30d%3A1ms%5D)";
+    let listing = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        get_json(addr, "/api/v1/status/queries").await.1
+    };
+    let (answer, listed) = tokio::join!(get_json(addr, heavy), listing);
+    assert_eq!(listed["data"][0]["query"], "count_over_time(vector(1)[30d:1ms])", "{listed}");
+    assert_eq!(listed["data"][0]["type"], "instant");
+    let (status, json) = answer;
+    assert_eq!(status, 503, "{json}");
+    assert_eq!(json["errorType"], "timeout");
+
+    // The cancelled evaluation really stops: it leaves the running list promptly.
+    let mut stopped = false;
+    for _ in 0..50 {
+        let (_, json) = get_json(addr, "/api/v1/status/queries").await;
+        if json["data"].as_array().is_some_and(|a| a.is_empty()) {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stopped, "the timed-out query kept running");
+    server.shutdown().await.unwrap();
+}

@@ -60,7 +60,12 @@ fn timeout_param(state: &QueryState, params: &[(String, String)]) -> Result<Opti
 
 /// Runs `work` on the blocking pool holding a query slot; the token is cancelled if
 /// the client goes away or the timeout passes.
-async fn evaluate<T, F>(state: &QueryState, timeout: Option<Duration>, work: F) -> Result<T, ApiError>
+async fn evaluate<T, F>(
+    state: &QueryState,
+    what: (&'static str, &str),
+    timeout: Option<Duration>,
+    work: F,
+) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Querier, &CancelToken) -> Result<T, PromqlError> + Send + 'static,
@@ -69,11 +74,13 @@ where
     let Ok(Ok(permit)) = permit else {
         return Err(error(ErrorType::Unavailable, "too many queries in flight; try again later"));
     };
+    let registration = state.running.start(what.0, what.1, state.options.slow_query_threshold);
     let token = CancelToken::new();
     let guard = CancelOnDrop(token.clone());
     let store = state.store.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _registration = registration;
         let querier = store.querier();
         work(querier.as_ref(), &token)
     });
@@ -109,14 +116,14 @@ pub(crate) async fn query(
         let t = time_param(&params, "time", now_ms())?;
         let timeout = timeout_param(&state, &params)?;
         let expr = parse(&text).map_err(|e| render::engine_error(&e))?;
-        Ok::<_, ApiError>((expr, t, timeout))
+        Ok::<_, ApiError>((expr, t, timeout, text))
     })();
-    let (expr, t, timeout) = match prepared {
+    let (expr, t, timeout, text) = match prepared {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let engine = state.engine.clone();
-    match evaluate(&state, timeout, move |q, token| engine.instant_with(q, &expr, t, token)).await {
+    match evaluate(&state, ("instant", &text), timeout, move |q, token| engine.instant_with(q, &expr, t, token)).await {
         Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
         Err(e) => e.into_response(),
     }
@@ -168,14 +175,18 @@ pub(crate) async fn query_range(
         }
         let timeout = timeout_param(&state, &params)?;
         let expr = parse(&text).map_err(|e| render::engine_error(&e))?;
-        Ok::<_, ApiError>((expr, start, end, step, timeout))
+        Ok::<_, ApiError>((expr, start, end, step, timeout, text))
     })();
-    let (expr, start, end, step, timeout) = match prepared {
+    let (expr, start, end, step, timeout, text) = match prepared {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let engine = state.engine.clone();
-    match evaluate(&state, timeout, move |q, token| engine.range_with(q, &expr, start, end, step, token)).await {
+    match evaluate(&state, ("range", &text), timeout, move |q, token| {
+        engine.range_with(q, &expr, start, end, step, token)
+    })
+    .await
+    {
         Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
         Err(e) => e.into_response(),
     }
@@ -214,7 +225,7 @@ pub(crate) async fn series(
         Err(e) => return e.into_response(),
     };
     let timeout = state.options.engine.timeout;
-    let found = evaluate(&state, timeout, move |q, _| {
+    let found = evaluate(&state, ("series", ""), timeout, move |q, _| {
         let mut seen = BTreeSet::new();
         for matchers in &groups {
             for series in q.select(matchers, start, end)? {
@@ -245,7 +256,7 @@ pub(crate) async fn labels(
         Err(e) => return e.into_response(),
     };
     let timeout = state.options.engine.timeout;
-    let found = evaluate(&state, timeout, move |q, _| {
+    let found = evaluate(&state, ("labels", ""), timeout, move |q, _| {
         let mut names = BTreeSet::new();
         if groups.is_empty() {
             names.extend(q.label_names(&[])?);
@@ -276,7 +287,7 @@ pub(crate) async fn label_values(
         Err(e) => return e.into_response(),
     };
     let timeout = state.options.engine.timeout;
-    let found = evaluate(&state, timeout, move |q, _| {
+    let found = evaluate(&state, ("label_values", ""), timeout, move |q, _| {
         let mut values = BTreeSet::new();
         if groups.is_empty() {
             values.extend(q.label_values(&name, &[])?);
@@ -353,7 +364,7 @@ pub(crate) async fn federate(
     let now = now_ms();
     let lookback = state.options.engine.lookback_delta_ms;
     let timeout = state.options.engine.timeout;
-    let found = evaluate(&state, timeout, move |q, _| {
+    let found = evaluate(&state, ("federate", ""), timeout, move |q, _| {
         let mut latest = std::collections::BTreeMap::new();
         for matchers in &groups {
             for series in q.select(matchers, now - lookback, now)? {
@@ -396,4 +407,9 @@ pub(crate) async fn federate(
         body.push_str(&format!(" {} {}\n", wk_promql::format_float(sample.v), sample.t));
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// `GET /api/v1/status/queries`: the queries running now, oldest first.
+pub(crate) async fn running_queries(State(state): State<QueryState>) -> Response {
+    render::success(state.running.snapshot(), None)
 }
