@@ -6,8 +6,13 @@
 //! write-ahead log (`DATA_DIR/wal`) before the write returns, and the head is rebuilt
 //! from it at start.
 
+mod disk_guard;
+
 use std::path::Path;
 use std::sync::Arc;
+
+pub use disk_guard::DiskGuard;
+use disk_guard::Guarded;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -23,6 +28,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Storage {
     db: Arc<Db>,
+    guard: Arc<DiskGuard>,
 }
 
 impl Storage {
@@ -41,12 +47,14 @@ impl Storage {
         if report.replay.damage_found() || report.samples_without_series > 0 {
             tracing::warn!(report = ?report.replay, samples_without_series = report.samples_without_series, "WAL damage found and skipped");
         }
-        Ok(Self { db: Arc::new(db) })
+        let guard = Arc::new(DiskGuard::new(dir.to_owned(), config.min_free_space.0));
+        Ok(Self { db: Arc::new(db), guard })
     }
 
-    /// Where collectors and ingesters write.
+    /// Where collectors and ingesters write; commits are refused (retryably) while
+    /// the disk is almost full.
     pub fn appendable(&self) -> Arc<dyn Appendable> {
-        self.db.clone()
+        Arc::new(Guarded { guard: self.guard.clone(), inner: self.db.clone() })
     }
 
     /// What the query API reads.
@@ -61,7 +69,7 @@ impl Storage {
 
     /// The engine's metrics for `/metrics`.
     pub fn metrics(&self) -> Arc<dyn LateMetrics> {
-        Arc::new(StorageMetrics { db: self.db.clone() })
+        Arc::new(StorageMetrics { db: self.db.clone(), guard: self.guard.clone() })
     }
 
     /// Syncs and closes the engines, writing the clean-shutdown marker. A request
@@ -110,6 +118,7 @@ fn db_options(config: &StorageConfig) -> DbOptions {
 #[derive(Debug)]
 struct StorageMetrics {
     db: Arc<Db>,
+    guard: Arc<DiskGuard>,
 }
 
 impl LateMetrics for StorageMetrics {
@@ -123,6 +132,16 @@ impl LateMetrics for StorageMetrics {
                 "watchkeeper_tsdb_wal_replay_duration_seconds",
                 "How long the write-ahead log replay took at start",
                 stats.replay_duration.as_secs_f64(),
+            ),
+            (
+                "watchkeeper_storage_disk_full",
+                "1 while writes are refused because free space is below storage.min_free_space",
+                if self.guard.is_full() { 1.0 } else { 0.0 },
+            ),
+            (
+                "watchkeeper_storage_free_bytes",
+                "Free bytes on the file system of the data directory",
+                self.guard.free_bytes() as f64,
             ),
             (
                 "watchkeeper_tsdb_unclean_shutdown",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use wk_config::{Location, Problems, PromDuration, Value};
+use wk_config::{ByteSize, Location, Problems, PromDuration, Value};
 
 /// Where and how data is stored.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -20,6 +20,9 @@ pub struct StorageConfig {
     /// Limits on new series; a breach rejects only the new series, never samples of
     /// existing ones.
     pub limits: LimitsConfig,
+    /// Writes are refused (retryably, 503) while less than this is free on the data
+    /// directory's file system, and resume by themselves. Default 256MB.
+    pub min_free_space: ByteSize,
     /// Prometheus's `storage.tsdb` settings, accepted for compatibility; its
     /// `out_of_order_time_window` is used when `out_of_order_window` is not set.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,6 +39,7 @@ impl Default for StorageConfig {
             wal: WalConfig::default(),
             out_of_order_window: PromDuration::default(),
             limits: LimitsConfig::default(),
+            min_free_space: ByteSize(256 << 20),
             tsdb: None,
             exemplars: None,
         }

@@ -1,0 +1,106 @@
+//! Disk protection on a real, small file system (a 32 MiB tmpfs mounted for the
+//! test; the suite runs as root, as CI does): writes are refused with a retryable 503
+//! before the disk is full, the process keeps running, and writes resume by themselves
+//! once space is freed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{TestEnv, request};
+use prost::Message;
+use tokio::io::AsyncWriteExt;
+use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
+
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount(8)");
+        assert!(status.success(), "mounting a tmpfs needs root, as the suite runs in CI");
+        Self(dir.to_owned())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+async fn write(addr: std::net::SocketAddr, t: i64) -> common::Response {
+    let request = WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![Label { name: "__name__".into(), value: "disk_test".into() }],
+            samples: vec![Sample { value: 1.0, timestamp: t }],
+            exemplars: vec![],
+            histograms: vec![],
+        }],
+        metadata: vec![],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    common::read_response(&mut stream).await
+}
+
+fn free_bytes(dir: &Path) -> u64 {
+    let st = rustix::fs::statvfs(dir).unwrap();
+    st.f_bavail * st.f_frsize
+}
+
+#[tokio::test]
+async fn writes_stop_before_the_disk_is_full_and_resume_by_themselves() {
+    let scratch = tempfile::tempdir().unwrap();
+    let fs = scratch.path().join("small-fs");
+    let _mount = Mount::tmpfs(&fs, "32m");
+    let env = TestEnv::new(&format!(
+        "host_agent:\n  enabled: false\nstorage:\n  path: {}\n  min_free_space: 8MB\n",
+        fs.join("data").display()
+    ));
+    let mut options = env.options();
+    options.overrides.storage_path = None;
+    let server = wk_server::Server::start(options).await.unwrap();
+    let addr = server.local_addr();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert_eq!(write(addr, now).await.status, 204);
+
+    // Leave 4 MiB free: under the 8 MB watermark, far from full.
+    let filler = fs.join("filler");
+    let size = free_bytes(&fs) - (4 << 20);
+    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let refused = write(addr, now + 1000).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.header("retry-after").is_some(), "senders are told to retry");
+    assert!(refused.body.contains("disk almost full") && refused.body.contains("small-fs"), "{}", refused.body);
+    let metrics = request(addr, "GET", "/metrics", &[], "").await.body;
+    assert!(metrics.contains("watchkeeper_storage_disk_full 1"), "{metrics}");
+    assert_eq!(request(addr, "GET", "/-/healthy", &[], "").await.status, 200, "the process keeps running");
+
+    std::fs::remove_file(&filler).unwrap();
+    let mut resumed = false;
+    for _ in 0..40 {
+        if write(addr, now + 2000).await.status == 204 {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "writes resume once space is freed");
+    let metrics = request(addr, "GET", "/metrics", &[], "").await.body;
+    assert!(metrics.contains("watchkeeper_storage_disk_full 0"), "{metrics}");
+    server.shutdown().await.unwrap();
+}
