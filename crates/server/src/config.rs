@@ -75,6 +75,9 @@ pub struct Config {
     /// Dead man's switches: jobs that must check in periodically.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub heartbeats: Vec<Spanned<HeartbeatConfig>>,
+    /// Scraping Watchkeeper's own `/metrics` into its storage.
+    #[serde(deserialize_with = "null_as_default")]
+    pub self_monitoring: SelfMonitoringConfig,
     /// PromQL limits.
     #[serde(deserialize_with = "null_as_default")]
     pub query: QueryConfig,
@@ -102,10 +105,54 @@ impl Default for Config {
             storage: StorageConfig::default(),
             host_agent: HostAgentConfig::default(),
             query: QueryConfig::default(),
+            self_monitoring: SelfMonitoringConfig::default(),
             probes: Vec::new(),
             heartbeats: Vec::new(),
             web: WebConfig::default(),
         }
+    }
+}
+
+/// The `self_monitoring:` section: Watchkeeper scrapes its own `/metrics` as job
+/// `watchkeeper`, so its health is queryable and alertable like any target's.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfMonitoringConfig {
+    /// Scrape itself. Default true. Ignored when a scrape job named `watchkeeper`
+    /// exists (yours wins) and when the server serves TLS.
+    pub enabled: bool,
+    /// How often. Default 15s.
+    pub interval: PromDuration,
+}
+
+impl Default for SelfMonitoringConfig {
+    fn default() -> Self {
+        Self { enabled: true, interval: PromDuration::from_secs(15) }
+    }
+}
+
+impl Config {
+    /// The scrape jobs to run: the file's, plus the self-scrape of `self_address`
+    /// when `self_monitoring` asks for it.
+    pub fn scrape_jobs_with_self(&self, self_address: std::net::SocketAddr) -> Vec<ScrapeConfig> {
+        let mut jobs: Vec<ScrapeConfig> = self.scrape_jobs().cloned().collect();
+        let wanted = self.self_monitoring.enabled
+            && self.web.tls_config.is_none()
+            && !jobs.iter().any(|j| j.job_name.value == "watchkeeper");
+        if wanted {
+            let interval = self.self_monitoring.interval;
+            let yaml = format!(
+                "job_name: watchkeeper\nscrape_interval: {interval}\nstatic_configs:\n  - targets: ['{self_address}']\n"
+            );
+            if let Ok(mut job) = serde_saphyr::from_str::<ScrapeConfig>(&yaml) {
+                let mut ignored = Problems::default();
+                let mut defaults = self.global().scrape_defaults();
+                defaults.scrape_timeout = defaults.scrape_timeout.min(interval);
+                job.finalize(&defaults, Location::UNKNOWN, &mut ignored);
+                jobs.push(job);
+            }
+        }
+        jobs
     }
 }
 

@@ -85,7 +85,7 @@ impl Server {
         };
         let scrape = Arc::new(ScrapeManager::new(storage.appendable()));
         let base_dir = config.path().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
-        scrape.apply(snapshot.scrape_jobs().cloned().collect(), base_dir.clone());
+        scrape.apply(snapshot.scrape_jobs_with_self(local_addr), base_dir.clone());
         let probes = Arc::new(wk_collect::probe::ProbeManager::new(storage.appendable()));
         probes.apply(snapshot.probe_list());
         let heartbeats = Arc::new(wk_collect::heartbeat::Heartbeats::new(
@@ -124,6 +124,7 @@ impl Server {
                     scrape: scrape.clone(),
                     probes: probes.clone(),
                     heartbeats: heartbeats.clone(),
+                    self_address: local_addr,
                 },
                 base_dir,
                 stop_rx.clone(),

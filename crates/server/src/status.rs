@@ -168,6 +168,7 @@ pub(crate) struct Reloadable {
     pub(crate) scrape: Arc<ScrapeManager>,
     pub(crate) probes: Arc<ProbeManager>,
     pub(crate) heartbeats: Arc<Heartbeats>,
+    pub(crate) self_address: std::net::SocketAddr,
 }
 
 /// Applies every configuration that comes into force to the scrape manager, the
@@ -185,7 +186,7 @@ pub(crate) async fn follow_reloads(
                     return;
                 }
                 let config = configs.borrow_and_update().clone();
-                targets.scrape.apply(config.scrape_jobs().cloned().collect(), base_dir.clone());
+                targets.scrape.apply(config.scrape_jobs_with_self(targets.self_address), base_dir.clone());
                 targets.probes.apply(config.probe_list());
                 targets.heartbeats.apply(config.heartbeat_list());
             }

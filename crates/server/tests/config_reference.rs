@@ -15,6 +15,7 @@ const PLACES: &[(&str, &str)] = &[
     ("alerting", "alerting:\n  zzz_unknown: 1\n"),
     ("host_agent", "host_agent:\n  zzz_unknown: 1\n"),
     ("query", "query:\n  zzz_unknown: 1\n"),
+    ("self_monitoring", "self_monitoring:\n  zzz_unknown: 1\n"),
     ("probes", "probes:\n  - name: a\n    type: tcp\n    target: a:1\n    zzz_unknown: 1\n"),
     ("probes.http", "probes:\n  - name: a\n    type: http\n    target: http://a/\n    http:\n      zzz_unknown: 1\n"),
     ("heartbeats", "heartbeats:\n  - name: a\n    period: 1m\n    zzz_unknown: 1\n"),

@@ -262,3 +262,24 @@ async fn timeouts_stop_the_work_and_running_queries_are_listed() {
     assert!(stopped, "the timed-out query kept running");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn serve_scrapes_itself_by_default() {
+    let env = TestEnv::new("host_agent:\n  enabled: false\nself_monitoring:\n  interval: 200ms\n");
+    let server = env.start().await;
+    let addr = server.local_addr();
+    let mut up = Value::Null;
+    for _ in 0..100 {
+        let (_, json) = get_json(addr, "/api/v1/query?query=up%7Bjob%3D%22watchkeeper%22%7D").await;
+        up = json["data"]["result"][0].clone();
+        if !up.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(up["value"][1], "1", "{up}");
+    assert_eq!(up["metric"]["instance"], addr.to_string());
+    let (_, json) = get_json(addr, "/api/v1/query?query=watchkeeper_build_info").await;
+    assert_eq!(json["data"]["result"][0]["metric"]["job"], "watchkeeper");
+    server.shutdown().await.unwrap();
+}

@@ -95,6 +95,17 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// Tests count series and targets exactly, so the server's self-scrape (on by
+/// default, tested on its own) is turned off unless a test configures it.
+fn quiet(config: &str) -> String {
+    if config.contains("self_monitoring") {
+        config.to_owned()
+    } else {
+        // Appended, so line numbers in error messages stay those of the test's text.
+        format!("{config}\nself_monitoring:\n  enabled: false\n")
+    }
+}
+
 /// A configuration file in a fresh temporary directory, with the data directory
 /// beside it and the server on a free loopback port.
 pub struct TestEnv {
@@ -104,7 +115,7 @@ pub struct TestEnv {
 impl TestEnv {
     pub fn new(config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("watchkeeper.yml"), config).expect("write config");
+        std::fs::write(dir.path().join("watchkeeper.yml"), quiet(config)).expect("write config");
         Self { dir }
     }
 
@@ -113,7 +124,7 @@ impl TestEnv {
     }
 
     pub fn write_config(&self, config: &str) {
-        std::fs::write(self.config_path(), config).expect("write config");
+        std::fs::write(self.config_path(), quiet(config)).expect("write config");
     }
 
     pub fn options(&self) -> ServerOptions {
