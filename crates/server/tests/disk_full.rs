@@ -10,8 +10,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{TestEnv, request};
-use prost::Message;
-use tokio::io::AsyncWriteExt;
 use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
 
 struct Mount(PathBuf);
@@ -45,15 +43,7 @@ async fn write(addr: std::net::SocketAddr, t: i64) -> common::Response {
         }],
         metadata: vec![],
     };
-    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body).await.unwrap();
-    common::read_response(&mut stream).await
+    common::remote_write(addr, &request).await
 }
 
 fn free_bytes(dir: &Path) -> u64 {

@@ -4,32 +4,10 @@
 
 mod common;
 
-use common::{Response, TestEnv};
+use common::{REMOTE_WRITE_HEADERS, TestEnv, post, snappy};
 use prost::Message;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
 use wk_model::{MatchOp, Matcher};
-
-/// Sends raw bytes as a request body with the given headers.
-async fn post(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut head =
-        format!("POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    common::read_response(&mut stream).await
-}
-
-const RW_HEADERS: &[(&str, &str)] = &[
-    ("Content-Type", "application/x-protobuf"),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-];
 
 fn series(name: &str, extra: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     let mut labels = vec![Label { name: "__name__".into(), value: name.into() }];
@@ -41,10 +19,6 @@ fn series(name: &str, extra: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSer
         exemplars: vec![],
         histograms: vec![],
     }
-}
-
-fn snappy(request: &WriteRequest) -> Vec<u8> {
-    snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap()
 }
 
 fn stored(server: &wk_server::Server, name: &str) -> Vec<(String, Vec<(i64, f64)>)> {
@@ -78,7 +52,7 @@ async fn remote_write_stores_samples_and_reports_rejections() {
         ],
         metadata: vec![],
     };
-    let ok = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&request)).await;
+    let ok = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(&request)).await;
     assert_eq!(ok.status, 204, "{ok:?}");
     assert_eq!(ok.header("X-Prometheus-Remote-Write-Samples-Written"), Some("4"));
     assert_eq!(stored(&server, "rw_test_total")[0].1, vec![(now - 2000, 1.0), (now - 1000, 2.0)]);
@@ -90,7 +64,7 @@ async fn remote_write_stores_samples_and_reports_rejections() {
         timeseries: vec![series("rw_test_total", &[("job", "a")], &[(now - 5000, 9.0), (now, 3.0)])],
         metadata: vec![],
     };
-    let partial = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&request)).await;
+    let partial = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(&request)).await;
     assert_eq!(partial.status, 400, "{partial:?}");
     assert!(partial.body.contains("1 out_of_order"), "{}", partial.body);
     assert_eq!(stored(&server, "rw_test_total")[0].1.last(), Some(&(now, 3.0)));
@@ -113,12 +87,12 @@ async fn bad_remote_write_requests_get_clear_4xx_and_store_nothing() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let good = snappy(&WriteRequest { timeseries: vec![series("never_stored", &[], &[(now, 1.0)])], metadata: vec![] });
 
-    let truncated = post(addr, "/api/v1/write", RW_HEADERS, &good[..good.len() / 2]).await;
+    let truncated = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &good[..good.len() / 2]).await;
     assert_eq!(truncated.status, 400, "{truncated:?}");
     assert!(truncated.body.to_lowercase().contains("snappy"), "{}", truncated.body);
 
     let not_protobuf = snap::raw::Encoder::new().compress_vec(b"\xff\xff\xff\xff not protobuf").unwrap();
-    let invalid = post(addr, "/api/v1/write", RW_HEADERS, &not_protobuf).await;
+    let invalid = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &not_protobuf).await;
     assert_eq!(invalid.status, 400, "{invalid:?}");
 
     let wrong_type =
@@ -130,11 +104,11 @@ async fn bad_remote_write_requests_get_clear_4xx_and_store_nothing() {
         timeseries: vec![series("huge_label", &[("big", &huge)], &[(now, 1.0)])],
         metadata: vec![],
     });
-    let rejected = post(addr, "/api/v1/write", RW_HEADERS, &huge_label).await;
+    let rejected = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &huge_label).await;
     assert_eq!(rejected.status, 400, "{rejected:?}");
     assert!(rejected.body.contains("big"), "the label is named: {}", rejected.body);
 
-    let empty = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&WriteRequest::default())).await;
+    let empty = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(&WriteRequest::default())).await;
     assert_eq!(empty.status, 204, "an empty request is valid");
 
     assert!(stored(&server, "never_stored").is_empty());
@@ -227,7 +201,7 @@ async fn storage_limits_and_out_of_order_window_come_from_the_config() {
         ],
         metadata: vec![],
     };
-    let answer = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&request)).await;
+    let answer = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(&request)).await;
     assert_eq!(answer.status, 400, "{answer:?}");
     assert!(answer.body.contains("1 max_series"), "{}", answer.body);
     assert_eq!(stored(&server, "limited").len(), 2);
@@ -235,7 +209,7 @@ async fn storage_limits_and_out_of_order_window_come_from_the_config() {
     // Samples of existing series are still accepted, and one a minute late too.
     let late =
         WriteRequest { timeseries: vec![series("limited", &[("n", "1")], &[(now - 60_000, 0.5)])], metadata: vec![] };
-    let answer = post(addr, "/api/v1/write", RW_HEADERS, &snappy(&late)).await;
+    let answer = post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(&late)).await;
     assert_eq!(answer.status, 204, "inside the 5m window: {answer:?}");
     server.shutdown().await.unwrap();
 }

@@ -17,9 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{TestEnv, request};
-use prost::Message;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
 
 struct Prometheus(Child);
@@ -109,16 +107,7 @@ fn series_set(base: i64) -> Vec<TimeSeries> {
 }
 
 async fn remote_write(addr: SocketAddr, series: &[TimeSeries]) {
-    let request = WriteRequest { timeseries: series.to_vec(), metadata: vec![] };
-    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body).await.unwrap();
-    let response = common::read_response(&mut stream).await;
+    let response = common::remote_write(addr, &WriteRequest { timeseries: series.to_vec(), metadata: vec![] }).await;
     assert!(response.status == 204 || response.status == 200, "{addr}: {response:?}");
 }
 

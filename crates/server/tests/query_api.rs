@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::{TestEnv, request};
-use prost::Message;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
@@ -31,15 +30,7 @@ async fn write_series(addr: std::net::SocketAddr, name: &str, instance: &str, sa
         }],
         metadata: vec![],
     };
-    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body).await.unwrap();
-    let response = common::read_response(&mut stream).await;
+    let response = common::remote_write(addr, &request).await;
     assert_eq!(response.status, 204, "{response:?}");
 }
 

@@ -106,6 +106,38 @@ fn quiet(config: &str) -> String {
     }
 }
 
+/// Sends raw bytes as a POST body with the given headers.
+pub async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(body).await.expect("write body");
+    read_response(&mut stream).await
+}
+
+/// The headers of a remote_write 1.0 request.
+pub const REMOTE_WRITE_HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", "application/x-protobuf"),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+];
+
+/// The snappy-compressed protobuf body of a remote_write 1.0 request.
+pub fn snappy(request: &wk_ingest::remote_write::proto::WriteRequest) -> Vec<u8> {
+    use prost::Message;
+    snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).expect("snappy")
+}
+
+/// Sends a remote_write 1.0 request.
+pub async fn remote_write(addr: SocketAddr, request: &wk_ingest::remote_write::proto::WriteRequest) -> Response {
+    post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(request)).await
+}
+
 /// A configuration file in a fresh temporary directory, with the data directory
 /// beside it and the server on a free loopback port.
 pub struct TestEnv {
