@@ -50,6 +50,7 @@ pub struct RunConfig {
 /// Fails only when the run cannot start (bad URL, unreadable `/proc/PID`); failed
 /// requests are counted in the [`Report`], not returned as errors.
 pub async fn run(config: &RunConfig) -> Result<Report> {
+    sender::check_url(&config.send.url)?;
     let encode_started = Instant::now();
     let shape = config.shape;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

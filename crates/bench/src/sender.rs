@@ -87,6 +87,11 @@ impl Target {
     }
 }
 
+/// Checks that `url` is one the workers can send to (`http://HOST[:PORT]/PATH`).
+pub fn check_url(url: &Uri) -> Result<()> {
+    Target::new(url).map(drop)
+}
+
 /// Runs worker `w` over its share of `grid`.
 pub async fn worker(
     w: usize,

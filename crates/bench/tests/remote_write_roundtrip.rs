@@ -122,3 +122,20 @@ async fn every_sample_arrives_exactly_once_in_order() {
         assert_eq!(received.order.get(&labels), Some(&expected), "series {i}: {labels:?}");
     }
 }
+
+#[tokio::test]
+async fn https_urls_are_refused_before_encoding() {
+    let config = RunConfig {
+        shape: Shape { series: 10, steps: 1, batch_series: 10, start_ms: 0 },
+        send: SendOptions {
+            url: "https://127.0.0.1:1/api/v1/write".parse().unwrap(),
+            concurrency: 1,
+            max_retries: 0,
+            max_backoff: Duration::from_millis(1),
+        },
+        server_pid: None,
+        progress: false,
+    };
+    let error = wk_bench::run(&config).await.unwrap_err();
+    assert!(error.to_string().contains("only http:// URLs"), "{error}");
+}
