@@ -11,7 +11,7 @@ fn floor(crate_name: &str) -> Option<u8> {
         "wk-collect" | "wk-rules" | "wk-alerting" | "wk-notify" => 3,
         "wk-api" | "wk-ui" => 4,
         "wk-server" => 5,
-        "watchkeeper" => 6,
+        "watchkeeper" | "wk-bench" => 6,
         _ => return None,
     })
 }
