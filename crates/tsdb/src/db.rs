@@ -143,7 +143,13 @@ impl Db {
         let wal_dir = dir.join("wal");
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_REPLAY_WORKERS);
         let (opened, counts) = replay::run(&head, workers, |replay| {
-            Wal::open_with(Arc::clone(&fs), &wal_dir, options.wal, |rec| replay.apply(rec.payload))
+            // A long replay says how far it got every few seconds, so an operator
+            // watching a restart after a crash knows it is progressing.
+            let mut progress = ReplayProgress::new(&wal_dir);
+            Wal::open_with(Arc::clone(&fs), &wal_dir, options.wal, |rec| {
+                progress.record(rec.payload.len());
+                replay.apply(rec.payload)
+            })
         });
         let (wal, wal_report) = opened.map_err(|source| TsdbError::Wal { dir: wal_dir.clone(), source })?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
@@ -283,5 +289,38 @@ impl Querier for DbQuerier<'_> {
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
         self.head.label_values(name, matchers)
+    }
+}
+
+/// Logs replay progress at most every [`ReplayProgress::EVERY`].
+struct ReplayProgress<'a> {
+    dir: &'a Path,
+    started: Instant,
+    last_log: Instant,
+    records: u64,
+    bytes: u64,
+}
+
+impl<'a> ReplayProgress<'a> {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn new(dir: &'a Path) -> Self {
+        let now = Instant::now();
+        Self { dir, started: now, last_log: now, records: 0, bytes: 0 }
+    }
+
+    fn record(&mut self, len: usize) {
+        self.records += 1;
+        self.bytes += len as u64;
+        if self.records.is_multiple_of(4096) && self.last_log.elapsed() >= Self::EVERY {
+            self.last_log = Instant::now();
+            tracing::info!(
+                dir = %self.dir.display(),
+                records = self.records,
+                mib = self.bytes >> 20,
+                seconds = self.started.elapsed().as_secs(),
+                "replaying the TSDB WAL"
+            );
+        }
     }
 }
