@@ -56,12 +56,18 @@ pub(crate) struct IngestState {
     pub(crate) options: Arc<IngestOptions>,
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) metrics: IngestMetrics,
+    pub(crate) metadata: Arc<crate::metadata::MetadataCache>,
 }
 
 /// The ingestion routes, writing into `store`.
-pub fn router(store: Arc<dyn Appendable>, options: IngestOptions, metrics: IngestMetrics) -> Router {
+pub fn router(
+    store: Arc<dyn Appendable>,
+    options: IngestOptions,
+    metrics: IngestMetrics,
+    metadata: Arc<crate::metadata::MetadataCache>,
+) -> Router {
     let slots = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
-    let state = IngestState { store, options: Arc::new(options), slots, metrics };
+    let state = IngestState { store, options: Arc::new(options), slots, metrics, metadata };
     let max_body = state.options.limits.max_body_bytes;
     Router::new()
         .route("/api/v1/write", post(handlers::remote_write))

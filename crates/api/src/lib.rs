@@ -7,8 +7,10 @@
 //!   /api/v1/write`), OTLP/HTTP metrics (`POST /v1/metrics`), InfluxDB line protocol
 //!   (`POST /write`, `POST /api/v2/write`) — with limits, per-reason rejection
 //!   counters and backpressure (429/503 with `Retry-After`).
+//! - [`metadata`]: metric metadata reported by senders, for `/api/v1/metadata`.
 //! - [`query`]: the Prometheus HTTP query API (`/api/v1/query`, `query_range`,
 //!   `series`, `labels`, `label/NAME/values`, `metadata`, `status/buildinfo`).
 
 pub mod ingest;
+pub mod metadata;
 pub mod query;

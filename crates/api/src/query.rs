@@ -64,15 +64,21 @@ pub(crate) struct QueryState {
     pub(crate) options: Arc<QueryOptions>,
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) running: Arc<running::RunningQueries>,
+    pub(crate) metadata: Arc<crate::metadata::MetadataCache>,
 }
 
 /// The query routes, reading from `store`.
-pub fn router(store: Arc<dyn Queryable>, options: QueryOptions) -> Router {
+pub fn router(
+    store: Arc<dyn Queryable>,
+    options: QueryOptions,
+    metadata: Arc<crate::metadata::MetadataCache>,
+) -> Router {
     let state = QueryState {
         store,
         engine: Arc::new(Engine::new(options.engine.clone())),
         slots: Arc::new(Semaphore::new(options.max_concurrent_queries.max(1))),
         running: Arc::new(running::RunningQueries::default()),
+        metadata,
         options: Arc::new(options),
     };
     Router::new()

@@ -93,8 +93,9 @@ impl Server {
             snapshot.heartbeat_list(),
             storage.queryable().as_ref(),
         ));
-        let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics);
-        let query = wk_api::query::router(storage.queryable(), snapshot.query.options());
+        let metadata = Arc::new(wk_api::metadata::MetadataCache::default());
+        let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics, metadata.clone());
+        let query = wk_api::query::router(storage.queryable(), snapshot.query.options(), metadata);
         let runtime = crate::status::RuntimeInfo {
             start_time: std::time::SystemTime::now(),
             config: config.clone(),

@@ -213,3 +213,31 @@ async fn storage_limits_and_out_of_order_window_come_from_the_config() {
     assert_eq!(answer.status, 204, "inside the 5m window: {answer:?}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn reported_metadata_is_served_by_the_metadata_api() {
+    use wk_ingest::remote_write::proto::MetricMetadata;
+    let env = env();
+    let server = env.start().await;
+    let addr = server.local_addr();
+    // Prometheus sends metadata on its own, in requests without samples (type 1 = counter).
+    let request = WriteRequest {
+        timeseries: vec![],
+        metadata: vec![MetricMetadata {
+            r#type: 1,
+            metric_family_name: "http_requests_total".into(),
+            help: "Requests served.".into(),
+            unit: String::new(),
+        }],
+    };
+    assert_eq!(post(addr, "/api/v1/write", REMOTE_WRITE_HEADERS, &snappy(&request)).await.status, 204);
+    let body = common::request(addr, "GET", "/api/v1/metadata?metric=http_requests_total", &[], "").await.body;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json["data"],
+        serde_json::json!({"http_requests_total": [{"type": "counter", "help": "Requests served.", "unit": ""}]})
+    );
+    let bad = common::request(addr, "GET", "/api/v1/metadata?limit=many", &[], "").await;
+    assert_eq!(bad.status, 400);
+    server.shutdown().await.unwrap();
+}

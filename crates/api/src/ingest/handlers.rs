@@ -36,11 +36,14 @@ where
     };
     let store = state.store.clone();
     let limits = state.options.limits.clone();
+    let metadata = state.metadata.clone();
     let result = tokio::task::spawn_blocking(move || {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         let mut decoder = Decoder::new(limits);
         let batch = decode(&mut decoder, now).map_err(Failure::Decode)?;
-        append_batch(store.as_ref(), &batch).map_err(Failure::Storage)
+        let outcome = append_batch(store.as_ref(), &batch).map_err(Failure::Storage)?;
+        metadata.record(&batch.metadata);
+        Ok(outcome)
     })
     .await
     .unwrap_or_else(|e| Err(Failure::Storage(AppendError::Unavailable { detail: format!("ingest task failed: {e}") })));

@@ -304,10 +304,21 @@ pub(crate) async fn label_values(
     }
 }
 
-/// `GET /api/v1/metadata`: metric metadata is not stored yet; the answer is empty,
-/// in the right shape.
-pub(crate) async fn metadata() -> Response {
-    render::success(json!({}), None)
+/// `GET /api/v1/metadata`: the metadata senders reported (`metric`, `limit`).
+pub(crate) async fn metadata(
+    State(state): State<QueryState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let params = collect(&method, &uri, &headers, &Bytes::new());
+    let limit = match one(&params, "limit").filter(|l| !l.is_empty()).map(str::parse::<i64>) {
+        None => 0,
+        Some(Ok(n)) if n > 0 => n as usize,
+        Some(Ok(_)) => 0,
+        Some(Err(_)) => return error(ErrorType::BadData, "invalid parameter \"limit\": not a number").into_response(),
+    };
+    render::success(state.metadata.to_json(one(&params, "metric"), limit), None)
 }
 
 /// `GET /api/v1/status/buildinfo`.
