@@ -255,22 +255,7 @@ pub(crate) async fn labels(
         Ok(g) => g,
         Err(e) => return e.into_response(),
     };
-    let timeout = state.options.engine.timeout;
-    let found = evaluate(&state, ("labels", ""), timeout, move |q, _| {
-        let mut names = BTreeSet::new();
-        if groups.is_empty() {
-            names.extend(q.label_names(&[])?);
-        }
-        for matchers in &groups {
-            names.extend(q.label_names(matchers)?);
-        }
-        Ok(names)
-    })
-    .await;
-    match found {
-        Ok(names) => render::success(json!(names), None),
-        Err(e) => e.into_response(),
-    }
+    union_over_groups(&state, "labels", groups, |q, m| q.label_names(m)).await
 }
 
 /// `GET /api/v1/label/NAME/values`.
@@ -286,20 +271,29 @@ pub(crate) async fn label_values(
         Ok(g) => g,
         Err(e) => return e.into_response(),
     };
+    union_over_groups(&state, "label_values", groups, move |q, m| q.label_values(&name, m)).await
+}
+
+/// Runs `lookup` with no matchers when no `match[]` was given, else once per matcher
+/// group, and answers the sorted union of the names it returns.
+async fn union_over_groups<F>(state: &QueryState, kind: &'static str, groups: Vec<Vec<Matcher>>, lookup: F) -> Response
+where
+    F: Fn(&dyn Querier, &[Matcher]) -> Result<Vec<String>, wk_storage::QueryError> + Send + 'static,
+{
     let timeout = state.options.engine.timeout;
-    let found = evaluate(&state, ("label_values", ""), timeout, move |q, _| {
-        let mut values = BTreeSet::new();
+    let found = evaluate(state, (kind, ""), timeout, move |q, _| {
+        let mut union = BTreeSet::new();
         if groups.is_empty() {
-            values.extend(q.label_values(&name, &[])?);
+            union.extend(lookup(q, &[])?);
         }
         for matchers in &groups {
-            values.extend(q.label_values(&name, matchers)?);
+            union.extend(lookup(q, matchers)?);
         }
-        Ok(values)
+        Ok(union)
     })
     .await;
     match found {
-        Ok(values) => render::success(json!(values), None),
+        Ok(union) => render::success(json!(union), None),
         Err(e) => e.into_response(),
     }
 }
