@@ -123,7 +123,12 @@ pub(crate) async fn query(
         Err(e) => return e.into_response(),
     };
     let engine = state.engine.clone();
-    match evaluate(&state, ("instant", &text), timeout, move |q, token| engine.instant_with(q, &expr, t, token)).await {
+    answer(evaluate(&state, ("instant", &text), timeout, move |q, token| engine.instant_with(q, &expr, t, token)).await)
+}
+
+/// The JSON answer of an instant or range query.
+fn answer(result: Result<wk_promql::QueryResult, ApiError>) -> Response {
+    match result {
         Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
         Err(e) => e.into_response(),
     }
@@ -182,14 +187,12 @@ pub(crate) async fn query_range(
         Err(e) => return e.into_response(),
     };
     let engine = state.engine.clone();
-    match evaluate(&state, ("range", &text), timeout, move |q, token| {
-        engine.range_with(q, &expr, start, end, step, token)
-    })
-    .await
-    {
-        Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
-        Err(e) => e.into_response(),
-    }
+    answer(
+        evaluate(&state, ("range", &text), timeout, move |q, token| {
+            engine.range_with(q, &expr, start, end, step, token)
+        })
+        .await,
+    )
 }
 
 /// The `match[]` selectors of a request, each as matcher groups.

@@ -2,8 +2,6 @@
 //! (with fractions), durations as Prometheus durations or float seconds, and
 //! parameters from the query string and a form body alike.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri, header};
 
@@ -137,12 +135,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let yoe = y - era * 400;
     let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
-}
-
-/// The parameters as a map (last value wins), for handlers with no repeated names.
-#[allow(dead_code)]
-pub(crate) fn map(params: &[(String, String)]) -> HashMap<&str, &str> {
-    params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
 }
 
 #[cfg(test)]
