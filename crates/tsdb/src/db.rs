@@ -9,10 +9,15 @@
 //! `docs/storage-format.md`); `<dir>/clean_shutdown` exists only between a
 //! successful [`Db::close`] and the next open.
 //!
-//! The WAL is never truncated yet: without persistent blocks, the log is the only
-//! copy of the data, so it grows until blocks and checkpoints exist.
+//! - [`blocks`]: persistent blocks: cutting the head, WAL checkpoints,
+//!   compaction, retention ([`Db::maintain`]).
+//! - `querier`: [`DbQuerier`], blocks and head merged.
+//!
+//! Blocks live in `<dir>/blocks` (format in `docs/storage-format.md`).
 
 pub mod appender;
+pub mod blocks;
+mod querier;
 pub(crate) mod replay;
 pub(crate) mod wal_records;
 
@@ -21,20 +26,21 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
-use wk_model::Matcher;
-use wk_storage::{Querier, QueryError, SeriesSet};
 use wk_wal::{RealFs, ReplayReport, Wal, WalFs, WalOptions};
 
 pub use appender::DbAppender;
+pub use blocks::MaintainReport;
+pub use querier::DbQuerier;
 
 use crate::error::{Result, TsdbError};
-use crate::head::{Head, HeadOptions, HeadQuerier};
+use crate::head::{Head, HeadOptions};
 use appender::ApplyOrder;
+use blocks::BlockSet;
 
 /// Name of the clean-shutdown marker file inside the data directory.
 pub const CLEAN_SHUTDOWN_FILE: &str = "clean_shutdown";
@@ -43,13 +49,40 @@ const MAX_REPLAY_WORKERS: usize = 8;
 /// Contents of the clean-shutdown marker: magic and format version 1.
 const CLEAN_SHUTDOWN_CONTENTS: &[u8] = b"WKCLEAN\x01";
 
-/// Options of a [`Db`]; `Default` is production-ready (fsync on every commit).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Two hours, the default block range (as Prometheus).
+pub const DEFAULT_BLOCK_RANGE_MS: i64 = 2 * 3600 * 1000;
+/// Fifteen days, the default time retention (as Prometheus).
+pub const DEFAULT_RETENTION_MS: i64 = 15 * 24 * 3600 * 1000;
+
+/// Options of a [`Db`]; `Default` is production-ready (fsync on every commit,
+/// 2 h blocks, 15 days of retention).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbOptions {
     /// Options of the in-memory head.
     pub head: HeadOptions,
     /// Options of the write-ahead log in `<dir>/wal`.
     pub wal: WalOptions,
+    /// Time range of a block cut from the head, in milliseconds; compacted
+    /// blocks span 3, 9 and 27 times this.
+    pub block_range_ms: i64,
+    /// Blocks whose data is all older than the newest sample minus this are
+    /// deleted; 0 keeps data forever.
+    pub retention_ms: i64,
+    /// The oldest blocks are deleted while blocks and WAL together take more
+    /// bytes than this; 0 for no size limit.
+    pub retention_bytes: u64,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            head: HeadOptions::default(),
+            wal: WalOptions::default(),
+            block_range_ms: DEFAULT_BLOCK_RANGE_MS,
+            retention_ms: DEFAULT_RETENTION_MS,
+            retention_bytes: 0,
+        }
+    }
 }
 
 /// What [`Db::open`] found and rebuilt.
@@ -74,6 +107,10 @@ pub struct OpenReport {
     pub samples_rejected: u64,
     /// WAL records that passed their checksum but do not decode as TSDB records.
     pub undecodable_records: u64,
+    /// Blocks loaded.
+    pub blocks: usize,
+    /// Damaged block files renamed aside (`*.wkb.corrupt`) instead of served.
+    pub blocks_quarantined: Vec<PathBuf>,
 }
 
 /// A snapshot of the database's counters for self-monitoring; plain numbers, read
@@ -100,6 +137,38 @@ pub struct DbStats {
     pub replay_duration: Duration,
     /// Whether the open found that the previous shutdown was unclean.
     pub unclean_shutdown: bool,
+    /// Persistent blocks (gauge).
+    pub blocks: u64,
+    /// Bytes of the persistent blocks (gauge).
+    pub block_bytes: u64,
+    /// Oldest sample time covered by a block, or `None` without blocks.
+    pub oldest_block_mint: Option<i64>,
+    /// Blocks cut from the head since open.
+    pub blocks_cut: u64,
+    /// Compactions since open.
+    pub compactions: u64,
+    /// Failed head cuts since open.
+    pub cut_failures: u64,
+    /// Failed compactions since open.
+    pub compaction_failures: u64,
+    /// Blocks deleted by retention since open.
+    pub retention_deletions: u64,
+    /// WAL checkpoints written since open.
+    pub checkpoints: u64,
+    /// Damaged blocks set aside at open.
+    pub blocks_quarantined: u64,
+}
+
+/// Counters of the block life cycle.
+#[derive(Debug, Default)]
+pub(crate) struct DbCounters {
+    pub blocks_cut: AtomicU64,
+    pub compactions: AtomicU64,
+    pub cut_failures: AtomicU64,
+    pub compaction_failures: AtomicU64,
+    pub retention_deletions: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub quarantined: AtomicU64,
 }
 
 /// The time-series database: a [`Head`] made durable by a write-ahead log. The
@@ -119,6 +188,13 @@ pub struct Db {
     order: ApplyOrder,
     replay_duration: Duration,
     unclean_shutdown: bool,
+    options: DbOptions,
+    /// Persistent blocks and the head's query bound, swapped together.
+    blocks: RwLock<BlockSet>,
+    /// Held by [`Db::maintain`] so that cuts, compactions and retention never
+    /// run concurrently.
+    maintenance: Mutex<()>,
+    counters: DbCounters,
 }
 
 impl Db {
@@ -139,14 +215,27 @@ impl Db {
     /// cannot be removed. Damage is never an error.
     pub fn open_with_fs(fs: Arc<dyn WalFs>, dir: &Path, options: DbOptions) -> Result<(Db, OpenReport)> {
         let started = Instant::now();
-        let head = Head::new(options.head)?;
+        if options.block_range_ms < 1 {
+            return Err(TsdbError::InvalidOptions { detail: "block_range_ms must be at least 1".into() });
+        }
+        if options.retention_ms < 0 {
+            return Err(TsdbError::InvalidOptions { detail: "retention_ms must not be negative".into() });
+        }
+        let head = Head::new(options.head.clone())?;
+        let loaded = blocks::load(&*fs, &dir.join(blocks::BLOCKS_DIR))?;
+        let blocks_max = loaded.blocks.iter().map(|b| b.meta().maxt).max();
+        if let Some(t) = blocks_max {
+            // Samples below the newest block's end are in blocks: replay skips
+            // them and appends reject them as out of bounds.
+            head.raise_min_valid(t);
+        }
         let wal_dir = dir.join("wal");
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_REPLAY_WORKERS);
         let (opened, counts) = replay::run(&head, workers, |replay| {
             // A long replay says how far it got every few seconds, so an operator
             // watching a restart after a crash knows it is progressing.
             let mut progress = ReplayProgress::new(&wal_dir);
-            Wal::open_with(Arc::clone(&fs), &wal_dir, options.wal, |rec| {
+            Wal::open_with(Arc::clone(&fs), &wal_dir, options.wal.clone(), |rec| {
                 progress.record(rec.payload.len());
                 replay.apply(rec.payload)
             })
@@ -173,6 +262,8 @@ impl Db {
             samples_rejected: counts.samples_rejected,
             undecodable_records: counts.undecodable_records,
             replay: wal_report,
+            blocks: loaded.blocks.len(),
+            blocks_quarantined: loaded.quarantined.clone(),
         };
         log_open(dir, &report);
         let epoch = wal.active_segment();
@@ -186,7 +277,12 @@ impl Db {
             order: ApplyOrder::default(),
             replay_duration: report.duration,
             unclean_shutdown,
+            options,
+            blocks: RwLock::new(BlockSet { blocks: loaded.blocks, head_min: blocks_max.unwrap_or(i64::MIN) }),
+            maintenance: Mutex::new(()),
+            counters: DbCounters::default(),
         };
+        db.counters.quarantined.store(loaded.quarantined.len() as u64, Ordering::Relaxed);
         Ok((db, report))
     }
 
@@ -195,9 +291,21 @@ impl Db {
         DbAppender::new(self)
     }
 
-    /// Returns a querier over everything committed.
+    /// Returns a querier over everything committed: the blocks as of now and
+    /// the head.
     pub fn querier(&self) -> DbQuerier<'_> {
-        DbQuerier { head: self.head.querier() }
+        let set = self.blocks.read().clone();
+        DbQuerier::new(self.head.querier(), set)
+    }
+
+    /// Returns the persistent blocks, oldest first.
+    pub fn blocks(&self) -> Vec<Arc<crate::block::Block>> {
+        self.blocks.read().blocks.clone()
+    }
+
+    /// Returns the options the database runs with.
+    pub fn options(&self) -> &DbOptions {
+        &self.options
     }
 
     /// Returns the in-memory head, for reads, cardinality and memory statistics.
@@ -216,6 +324,8 @@ impl Db {
     pub fn stats(&self) -> DbStats {
         let wal = self.wal.stats();
         let nanos = wal.fsync_nanos_total.load(Ordering::Relaxed);
+        let set = self.blocks.read().clone();
+        let c = &self.counters;
         DbStats {
             head_series: self.head.num_series() as u64,
             samples_appended: self.head.stats().samples_appended(),
@@ -227,6 +337,16 @@ impl Db {
             wal_segments: wal.segments.load(Ordering::Relaxed),
             replay_duration: self.replay_duration,
             unclean_shutdown: self.unclean_shutdown,
+            blocks: set.blocks.len() as u64,
+            block_bytes: set.blocks.iter().map(|b| b.size_bytes()).sum(),
+            oldest_block_mint: set.blocks.first().map(|b| b.meta().mint),
+            blocks_cut: c.blocks_cut.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            cut_failures: c.cut_failures.load(Ordering::Relaxed),
+            compaction_failures: c.compaction_failures.load(Ordering::Relaxed),
+            retention_deletions: c.retention_deletions.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            blocks_quarantined: c.quarantined.load(Ordering::Relaxed),
         }
     }
 
@@ -268,27 +388,6 @@ fn log_open(dir: &Path, report: &OpenReport) {
             undecodable_records = report.undecodable_records,
             "TSDB WAL damage lost samples on replay"
         );
-    }
-}
-
-/// A [`Querier`] over a [`Db`]: today the head; persistent blocks will join it.
-/// Cheap to create; borrows the database.
-#[derive(Debug, Clone, Copy)]
-pub struct DbQuerier<'d> {
-    head: HeadQuerier<'d>,
-}
-
-impl Querier for DbQuerier<'_> {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError> {
-        self.head.select(matchers, mint, maxt)
-    }
-
-    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
-        self.head.label_names(matchers)
-    }
-
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
-        self.head.label_values(name, matchers)
     }
 }
 

@@ -32,6 +32,27 @@ pub enum TsdbError {
         #[source]
         source: wk_wal::Error,
     },
+    /// A change could not be made durable (the WAL failed); nothing was applied.
+    #[error("TSDB unavailable: {detail}")]
+    Unavailable {
+        /// What failed.
+        detail: String,
+    },
+    /// Reading the head's chunks for a block failed (a chunk did not decode).
+    #[error("reading the TSDB head: {detail}")]
+    HeadRead {
+        /// What failed.
+        detail: String,
+    },
+    /// A block file (or its tombstones) is damaged or inconsistent: the message
+    /// names the file and what is wrong.
+    #[error("invalid block {path}: {detail}")]
+    InvalidBlock {
+        /// The block or tombstones file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A file operation of the database outside the WAL failed (for example the
     /// clean-shutdown marker).
     #[error("TSDB I/O error: {op} {path}: {source}")]

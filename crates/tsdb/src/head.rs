@@ -19,6 +19,8 @@ pub(crate) mod series;
 pub mod stats;
 mod storage;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use parking_lot::{Mutex, RwLock};
 use wk_model::Labels;
 use wk_storage::{AppendError, SeriesRef};
@@ -62,6 +64,13 @@ pub struct Head {
     index: RwLock<Index>,
     shards: Box<[Mutex<Vec<MemSeries>>]>,
     stats: HeadStats,
+    /// Samples older than this are rejected as out of bounds: their time range
+    /// has been (or is being) cut into a block.
+    min_valid: AtomicI64,
+    /// Oldest and newest sample timestamps in the head (`i64::MAX`/`MIN` when
+    /// empty); the oldest is a lower bound after truncation.
+    min_t: AtomicI64,
+    max_t: AtomicI64,
 }
 
 impl Head {
@@ -78,6 +87,9 @@ impl Head {
             index: RwLock::new(Index::default()),
             shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
             stats: HeadStats::default(),
+            min_valid: AtomicI64::new(i64::MIN),
+            min_t: AtomicI64::new(i64::MAX),
+            max_t: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -160,10 +172,77 @@ impl Head {
     }
 
     /// Applies one replayed sample with the same rules as a commit. Returns true
-    /// when it was stored, false for a duplicate.
+    /// when it was stored, false for a duplicate or a sample older than the
+    /// head's lower bound (it is in a block already).
     pub(crate) fn replay_sample(&self, r: SeriesRef, t: i64, v: f64) -> Result<bool, AppendError> {
+        if t < self.min_valid() {
+            return Ok(false);
+        }
         let (window, chunk_samples) = (self.opts.ooo_window_ms, self.opts.chunk_samples);
-        self.with_series(r, |s| s.append(t, v, window, chunk_samples))
+        let stored = self.with_series(r, |s| s.append(t, v, window, chunk_samples))?;
+        if stored {
+            self.note_times(t, t);
+        }
+        Ok(stored)
+    }
+
+    /// Deletes series `r`'s samples in `[mint, maxt]`.
+    pub(crate) fn delete_range(&self, r: SeriesRef, mint: i64, maxt: i64) {
+        let chunk_samples = self.opts.chunk_samples;
+        if let Err(e) = self.with_series(r, |s| s.delete_range(mint, maxt, chunk_samples)) {
+            tracing::error!(error = %e, "TSDB head chunk did not decode while deleting; series left unchanged");
+        }
+    }
+
+    /// Returns the lower bound of sample timestamps the head accepts.
+    pub fn min_valid(&self) -> i64 {
+        self.min_valid.load(Ordering::SeqCst)
+    }
+
+    /// Raises the lower bound of accepted timestamps to `t` (never lowers it).
+    /// A commit checks it under the series' shard lock, so once this returns, no
+    /// sample below `t` can enter the head.
+    pub(crate) fn raise_min_valid(&self, t: i64) {
+        self.min_valid.fetch_max(t, Ordering::SeqCst);
+    }
+
+    /// Records that samples between `lo` and `hi` were stored.
+    pub(crate) fn note_times(&self, lo: i64, hi: i64) {
+        self.min_t.fetch_min(lo, Ordering::Relaxed);
+        self.max_t.fetch_max(hi, Ordering::Relaxed);
+    }
+
+    /// Returns the oldest and newest sample timestamps stored, or `None` when the
+    /// head holds nothing. After a truncation the oldest is a lower bound.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let (lo, hi) = (self.min_t.load(Ordering::Relaxed), self.max_t.load(Ordering::Relaxed));
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Drops every chunk and sample older than `before` (which must be at or
+    /// below [`Head::min_valid`]); chunks straddling it are kept whole, readers
+    /// filter them. Returns the number of series left without samples.
+    pub(crate) fn truncate(&self, before: i64) -> usize {
+        debug_assert!(before <= self.min_valid());
+        let mut empty = 0;
+        let mut new_min = i64::MAX;
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            for s in shard.iter_mut() {
+                match s.truncate_before(before) {
+                    Some(first) => new_min = new_min.min(first.max(before)),
+                    None => empty += 1,
+                }
+            }
+        }
+        if new_min == i64::MAX {
+            // Empty: the next sample sets both bounds again.
+            self.min_t.store(i64::MAX, Ordering::Relaxed);
+            self.max_t.store(i64::MIN, Ordering::Relaxed);
+        } else {
+            self.min_t.store(new_min, Ordering::Relaxed);
+        }
+        empty
     }
 
     /// Returns true when `r` names an existing series.

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod block;
 pub mod chunk;
 pub mod db;
 mod db_storage;

@@ -68,6 +68,13 @@ pub trait WalFs: Send + Sync + fmt::Debug {
     /// Reads the whole file into memory.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
 
+    /// Maps the whole file read-only for random access: `mmap` on the real disk,
+    /// a private copy by default. The file must not be written while mapped
+    /// (block files are immutable once renamed into place).
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        self.read(path).map(Mapped::from)
+    }
+
     /// Reads up to `buf.len()` bytes at byte `offset`; returns how many were
     /// read (0 at or past the end).
     fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
@@ -92,6 +99,57 @@ pub trait WalFs: Send + Sync + fmt::Debug {
 
     /// Makes the entries of `dir` (creations, renames, removals) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// Creates `dir` and its missing ancestors, syncing each new entry's parent, so
+/// that the whole path survives a power cut.
+pub fn create_dir_durably(fs: &dyn WalFs, dir: &Path) -> io::Result<()> {
+    let missing: Vec<&Path> =
+        dir.ancestors().filter(|a| !a.as_os_str().is_empty()).take_while(|a| fs.list_dir(a).is_err()).collect();
+    fs.create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        let parent = match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs.sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// A read-only view of a whole file: a memory map or an owned copy.
+pub struct Mapped(MappedInner);
+
+enum MappedInner {
+    Owned(Vec<u8>),
+    Mmap(memmap2::Mmap),
+}
+
+impl From<Vec<u8>> for Mapped {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(MappedInner::Owned(bytes))
+    }
+}
+
+impl std::ops::Deref for Mapped {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            MappedInner::Owned(v) => v,
+            MappedInner::Mmap(m) => m,
+        }
+    }
+}
+
+impl fmt::Debug for Mapped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.0 {
+            MappedInner::Owned(_) => "owned",
+            MappedInner::Mmap(_) => "mmap",
+        };
+        f.debug_struct("Mapped").field("kind", &kind).field("len", &self.len()).finish()
+    }
 }
 
 /// The real file system through `std::fs`.
@@ -152,6 +210,19 @@ impl WalFs for RealFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
+    }
+
+    #[expect(unsafe_code, reason = "memory-mapping immutable block files is the point; see SAFETY")]
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(Mapped::from(Vec::new()));
+        }
+        // SAFETY: block files are immutable after they are renamed into place and
+        // are only ever replaced by rename, never written in place; a removed file
+        // stays mapped until the map is dropped.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Mapped(MappedInner::Mmap(map)))
     }
 
     fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {

@@ -54,7 +54,7 @@ pub mod writer;
 
 pub use checkpoint::CheckpointInfo;
 pub use error::{Error, Result};
-pub use fs::{DirEntry, RealFs, WalFile, WalFs};
+pub use fs::{DirEntry, Mapped, RealFs, WalFile, WalFs, create_dir_durably};
 pub use options::{FsyncMode, WalOptions};
 pub use reader::{RecordSource, ReplayRecord, ReplayReport, TornTail};
 pub use sim_fs::SimFs;

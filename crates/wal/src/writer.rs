@@ -327,15 +327,5 @@ impl Drop for Wal {
 /// Creates `dir` and its missing ancestors, syncing the parent of each
 /// directory created so that the whole path survives a power cut.
 fn create_dir_durably(fs: &dyn WalFs, dir: &Path) -> Result<()> {
-    let missing: Vec<&Path> =
-        dir.ancestors().filter(|a| !a.as_os_str().is_empty()).take_while(|a| fs.list_dir(a).is_err()).collect();
-    fs.create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    for created in missing.iter().rev() {
-        let parent = match created.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        fs.sync_dir(parent).map_err(|e| Error::io("fsync directory", parent, e))?;
-    }
-    Ok(())
+    crate::fs::create_dir_durably(fs, dir).map_err(|e| Error::io("create directory", dir, e))
 }

@@ -143,6 +143,51 @@ impl<'d> DbAppender<'d> {
     }
 }
 
+/// Logs `records` as one WAL batch, waits until it is durable and until every
+/// earlier batch was applied, then runs `apply`: the commit protocol for
+/// changes other than appends (deletions). `newly_logged` are refs whose series
+/// records are in `records`.
+pub(crate) fn log_then_apply<T>(
+    db: &Db,
+    records: &[&[u8]],
+    newly_logged: &[u32],
+    apply: impl FnOnce() -> T,
+) -> Result<T, AppendError> {
+    let ticket = db.wal.write(records).map_err(unavailable)?;
+    let turn = Turn { order: &db.order, seq: ticket.seq };
+    if !newly_logged.is_empty() {
+        db.logged.write().extend(newly_logged.iter().copied());
+    }
+    db.wal.complete(ticket).map_err(unavailable)?;
+    turn.wait();
+    let out = apply();
+    drop(turn);
+    Ok(out)
+}
+
+/// Encodes series records for those of `refs` (sorted, distinct) this process
+/// has not logged yet; returns the records and the refs they cover.
+pub(crate) fn unlogged_series_records(db: &Db, refs: &[u32]) -> (Vec<Vec<u8>>, Vec<u32>) {
+    let unlogged: Vec<u32> = {
+        let logged = db.logged.read();
+        refs.iter().copied().filter(|r| !logged.contains(*r)).collect()
+    };
+    let labels: Vec<(u32, Labels)> = {
+        let index = db.head.index().read();
+        unlogged.iter().map(|&r| (r, index.labels(r))).collect()
+    };
+    let mut records = Vec::new();
+    let mut start = 0;
+    while start < labels.len() {
+        let end = series_record_end(&labels, start);
+        let mut buf = Vec::new();
+        wal_records::encode_series(&mut buf, db.epoch, labels[start..end].iter().map(|(r, l)| (*r, l)));
+        records.push(buf);
+        start = end;
+    }
+    (records, unlogged)
+}
+
 /// Returns the end of the series record that starts at `start`.
 fn series_record_end(labels: &[(u32, Labels)], start: usize) -> usize {
     let mut size = 0;

@@ -33,8 +33,12 @@ pub(crate) struct ReplayCounts {
     pub undecodable_records: u64,
 }
 
-/// A sample resolved to its series in the new head.
-type Routed = (SeriesRef, i64, f64);
+/// A sample or a deletion, resolved to its series in the new head.
+#[derive(Debug, Clone, Copy)]
+enum Routed {
+    Sample(SeriesRef, i64, f64),
+    Delete(SeriesRef, i64, i64),
+}
 
 /// A worker's queue: samples of the shards it owns, in log order.
 #[derive(Debug)]
@@ -94,11 +98,14 @@ pub(crate) fn run<T>(head: &Head, workers: usize, f: impl FnOnce(&mut Replay<'_>
 fn apply_lane(head: &Head, rx: Receiver<Vec<Routed>>) -> (u64, u64) {
     let (mut stored, mut rejected) = (0, 0);
     for batch in rx {
-        for (r, t, v) in batch {
-            match head.replay_sample(r, t, v) {
-                Ok(true) => stored += 1,
-                Ok(false) => {}
-                Err(_) => rejected += 1,
+        for op in batch {
+            match op {
+                Routed::Sample(r, t, v) => match head.replay_sample(r, t, v) {
+                    Ok(true) => stored += 1,
+                    Ok(false) => {}
+                    Err(_) => rejected += 1,
+                },
+                Routed::Delete(r, mint, maxt) => head.delete_range(r, mint, maxt),
             }
         }
     }
@@ -111,6 +118,7 @@ impl Replay<'_> {
         match wal_records::decode_into(payload, &mut self.buf) {
             Ok(Decoded::Series { epoch, series }) => self.apply_series(epoch, &series),
             Ok(Decoded::Samples { epoch }) => self.apply_samples(epoch),
+            Ok(Decoded::Deletions { epoch, entries }) => self.apply_deletions(epoch, &entries),
             Err(e) => {
                 tracing::warn!(error = %e, len = payload.len(), "TSDB WAL record undecodable, skipped");
                 self.counts.undecodable_records += 1;
@@ -143,14 +151,35 @@ impl Replay<'_> {
                 }
                 continue;
             }
-            let n = self.lanes.len();
-            let lane = &mut self.lanes[(r.index() % SHARDS) % n];
-            lane.pending.push((r, s.t, s.v));
-            if lane.pending.len() == LANE_BATCH {
-                let batch = std::mem::replace(&mut lane.pending, Vec::with_capacity(LANE_BATCH));
-                // A failed send means the worker panicked; joining reports it.
-                let _ = lane.tx.send(batch);
+            route(&mut self.lanes, Routed::Sample(r, s.t, s.v));
+        }
+    }
+
+    /// Applies deletions in log order: after every earlier sample of the series.
+    fn apply_deletions(&mut self, epoch: u64, entries: &[super::wal_records::Deletion]) {
+        let Some(map) = self.refs.get(&epoch) else {
+            return;
+        };
+        let resolved: Vec<Routed> =
+            entries.iter().filter_map(|d| map.get(&d.r).map(|&r| Routed::Delete(r, d.mint, d.maxt))).collect();
+        for op in resolved {
+            match op {
+                Routed::Delete(r, mint, maxt) if self.lanes.is_empty() => self.head.delete_range(r, mint, maxt),
+                op => route(&mut self.lanes, op),
             }
         }
+    }
+}
+
+/// Queues `op` on the lane of its series' shard.
+fn route(lanes: &mut [Lane], op: Routed) {
+    let (Routed::Sample(r, ..) | Routed::Delete(r, ..)) = op;
+    let n = lanes.len();
+    let lane = &mut lanes[(r.index() % SHARDS) % n];
+    lane.pending.push(op);
+    if lane.pending.len() == LANE_BATCH {
+        let batch = std::mem::replace(&mut lane.pending, Vec::with_capacity(LANE_BATCH));
+        // A failed send means the worker panicked; joining reports it.
+        let _ = lane.tx.send(batch);
     }
 }

@@ -21,7 +21,9 @@ const SERIES: usize = 12;
 
 fn options() -> DbOptions {
     let wal = WalOptions { segment_size: 4096, max_record_size: 1 << 20, fsync: FsyncMode::Always };
-    DbOptions { head: HeadOptions::default(), wal }
+    // Small blocks, so that the property tests below cut, checkpoint and
+    // compact many times; no retention, so every acknowledged sample stays.
+    DbOptions { head: HeadOptions::default(), wal, block_range_ms: 16, retention_ms: 0, retention_bytes: 0 }
 }
 
 fn labels(i: usize) -> Labels {
@@ -219,6 +221,8 @@ enum Op {
     FailAfter(u16),
     /// Power cut with this seed, tearing unsynced tails or not.
     Cut(u64, bool),
+    /// Cut blocks, checkpoint the WAL, compact.
+    Maintain,
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
@@ -226,6 +230,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         6 => proptest::collection::vec(0..SERIES, 1..8).prop_map(Op::Commit),
         1 => (0u16..400).prop_map(Op::FailAfter),
         2 => (any::<u64>(), any::<bool>()).prop_map(|(s, t)| Op::Cut(s, t)),
+        2 => Just(Op::Maintain),
     ]
 }
 
@@ -269,8 +274,14 @@ proptest! {
                     for i in series {
                         let t = next_t[i];
                         next_t[i] += 1;
-                        app.append(None, &labels(i), Sample::new(t, value(i, t))).unwrap();
-                        batch.push((i, t));
+                        match app.append(None, &labels(i), Sample::new(t, value(i, t))) {
+                            Ok(_) => batch.push((i, t)),
+                            // A lagging series fell below a cut block's end.
+                            Err(AppendError::OutOfBounds) => {
+                                next_t[i] = next_t[i].max(db.head().min_valid());
+                            }
+                            Err(e) => prop_assert!(false, "unexpected rejection {:?}", e),
+                        }
                     }
                     match app.commit() {
                         Ok(summary) => {
@@ -283,6 +294,9 @@ proptest! {
                     }
                 }
                 Op::FailAfter(bytes) => fs.fail_writes_after(u64::from(bytes)),
+                // Failures (the simulated disk failing writes) are retried later;
+                // they must never cost an acknowledged sample.
+                Op::Maintain => drop(db.maintain()),
                 Op::Cut(seed, tear) => {
                     fs.power_cut(seed, tear);
                     drop(db);
@@ -354,6 +368,7 @@ fn expected_from(frames: &[&FrameAt]) -> BTreeMap<Labels, BTreeSet<(i64, u64)>> 
                     }
                 }
             }
+            WalRecord::Deletions { .. } => panic!("this test writes no deletions"),
         }
     }
     out
@@ -475,4 +490,180 @@ fn dump_head(head: &Head) -> Dump {
             (s.labels, s.samples.map(|x| x.unwrap()).map(|x| (x.t, x.v.to_bits())).collect())
         })
         .collect()
+}
+
+/// Commits `SERIES` series at every `t` in `ts` (one commit per timestamp).
+fn fill(db: &Db, ts: impl IntoIterator<Item = i64>) {
+    let mut app = db.appender();
+    for t in ts {
+        for i in 0..SERIES {
+            app.append(None, &labels(i), Sample::new(t, value(i, t))).unwrap();
+        }
+        app.commit().unwrap();
+    }
+}
+
+fn expected(ts: impl IntoIterator<Item = i64> + Clone) -> Dump {
+    (0..SERIES).map(|i| (labels(i), ts.clone().into_iter().map(|t| (t, value(i, t).to_bits())).collect())).collect()
+}
+
+#[test]
+fn head_is_cut_into_blocks_compacted_and_the_wal_truncated() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    fill(&db, 0..200);
+    let wal_before = db.wal_bytes();
+    let report = db.maintain().unwrap();
+    // Head spanned 0..200 with 16 ms blocks: cut while it spans 24 ms or more.
+    assert!(report.blocks_cut >= 10, "{report:?}");
+    assert_eq!(report.checkpoints, report.blocks_cut);
+    assert!(report.compactions >= 3, "{report:?}");
+    assert!(db.wal_bytes() < wal_before / 4, "WAL {} -> {} bytes", wal_before, db.wal_bytes());
+    assert_eq!(dump(&db), expected(0..200));
+    // The head lost what blocks hold; blocks are disjoint and sorted.
+    let blocks = db.blocks();
+    assert!(blocks.windows(2).all(|w| w[0].meta().maxt <= w[1].meta().mint));
+    assert!(blocks.iter().any(|b| b.meta().level >= 2), "compaction reaches level 2");
+    assert!(db.head().min_valid() >= 160);
+    for b in &blocks {
+        b.verify().unwrap();
+    }
+    // Appends below the head's bound are rejected, with Prometheus's reason.
+    let mut app = db.appender();
+    assert_eq!(app.append(None, &labels(0), Sample::new(5, 1.0)), Err(AppendError::OutOfBounds));
+    drop(app);
+    let stats = db.stats();
+    assert_eq!(stats.blocks, blocks.len() as u64);
+    assert!(stats.block_bytes > 0 && stats.compactions >= 3 && stats.checkpoints >= 10);
+
+    // Crash (no clean close) and reopen: blocks plus checkpoint plus WAL.
+    fs.power_cut(7, true);
+    drop(db);
+    let (db, report) = open(&fs);
+    assert!(report.unclean_shutdown);
+    assert_eq!(report.blocks, blocks.len());
+    assert_eq!(report.samples_without_series, 0);
+    assert_eq!(dump(&db), expected(0..200));
+    // Appending continues where it left off, and the next cut works too.
+    fill(&db, 200..260);
+    db.maintain().unwrap();
+    db.close().unwrap();
+    let (db, _) = open(&fs);
+    assert_eq!(dump(&db), expected(0..260));
+}
+
+#[test]
+fn retention_by_time_and_by_size_deletes_oldest_blocks() {
+    let fs = SimFs::new();
+    let mut opts = options();
+    opts.retention_ms = 100;
+    let (db, _) = Db::open_with_fs(Arc::new(fs.clone()), Path::new(DIR), opts).unwrap();
+    fill(&db, 0..300);
+    let report = db.maintain().unwrap();
+    assert!(report.deleted_by_time > 0, "{report:?}");
+    // Everything older than newest - retention is gone, in whole blocks.
+    let oldest = db.blocks().first().unwrap().meta().mint;
+    assert!(oldest > 299 - 100 - 16 * 3 && oldest <= 299 - 100, "oldest block starts at {oldest}");
+    let got = dump(&db);
+    assert!(got.values().all(|s| s.first().unwrap().0 >= oldest));
+    assert!(got.values().all(|s| s.last().unwrap().0 == 299));
+    drop(db);
+
+    let fs = SimFs::new();
+    let mut opts = options();
+    opts.retention_ms = 0;
+    let (db, _) = Db::open_with_fs(Arc::new(fs.clone()), Path::new(DIR), opts.clone()).unwrap();
+    fill(&db, 0..300);
+    db.maintain().unwrap();
+    let total: u64 = db.blocks().iter().map(|b| b.size_bytes()).sum::<u64>() + db.wal_bytes();
+    drop(db);
+    opts.retention_bytes = total / 2;
+    let (db, _) = Db::open_with_fs(Arc::new(fs.clone()), Path::new(DIR), opts).unwrap();
+    let report = db.maintain().unwrap();
+    assert!(report.deleted_by_size > 0, "{report:?}");
+    let now: u64 = db.blocks().iter().map(|b| b.size_bytes()).sum::<u64>() + db.wal_bytes();
+    assert!(now <= total / 2, "{now} bytes left, limit {}", total / 2);
+    // The newest data is kept.
+    assert!(dump(&db).values().all(|s| s.last().unwrap().0 == 299));
+}
+
+#[test]
+fn damaged_block_is_quarantined_and_the_rest_served() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    fill(&db, 0..100);
+    db.maintain().unwrap();
+    let victim = db.blocks()[0].path().to_path_buf();
+    let victim_range = (db.blocks()[0].meta().mint, db.blocks()[0].meta().maxt);
+    db.close().unwrap();
+    let mut bytes = fs.read(&victim).unwrap();
+    let mid = bytes.len() - 30;
+    bytes[mid] ^= 0x40;
+    fs.overwrite(&victim, &bytes).unwrap();
+    let (db, report) = open(&fs);
+    assert_eq!(report.blocks_quarantined.len(), 1, "{report:?}");
+    assert!(fs.file_len(&report.blocks_quarantined[0]).is_ok());
+    assert_eq!(db.stats().blocks_quarantined, 1);
+    let got = dump(&db);
+    let want: Vec<i64> = (0..100).filter(|t| *t < victim_range.0 || *t >= victim_range.1).collect();
+    assert_eq!(got[&labels(0)].iter().map(|s| s.0).collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn interrupted_compaction_leaves_no_duplicates() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    fill(&db, 0..100);
+    db.maintain().unwrap();
+    let compacted = db.blocks().into_iter().find(|b| !b.meta().sources.is_empty()).expect("a compacted block");
+    db.close().unwrap();
+    // Put a source back, as if the crash came between writing the compacted
+    // block and removing its sources.
+    let (db2, _) = open(&fs);
+    drop(db2);
+    let source = &compacted.meta().sources[0];
+    let fake = Path::new(DIR).join("blocks").join(format!("{source}.wkb"));
+    fs.overwrite(&fake, &fs.read(compacted.path()).unwrap()).unwrap();
+    let (db, report) = open(&fs);
+    assert!(fs.file_len(&fake).is_err(), "superseded block removed");
+    assert_eq!(report.blocks, db.blocks().len());
+    assert_eq!(dump(&db), expected(0..100));
+}
+
+#[test]
+fn deleted_series_stay_deleted_across_blocks_compaction_and_restarts() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    fill(&db, 0..100);
+    db.maintain().unwrap();
+    // Spans blocks and the head.
+    let victim = [wk_model::Matcher::eq("i", "3")];
+    let report = db.delete_series(&victim, 10, 95).unwrap();
+    assert!(report.head_series == 1 && report.block_series >= 1, "{report:?}");
+    let mut want = expected(0..100);
+    want.get_mut(&labels(3)).unwrap().retain(|(t, _)| !(10..=95).contains(t));
+    assert_eq!(dump(&db), want);
+    // Samples appended after a deletion are not deleted by its replay.
+    let mut app = db.appender();
+    app.append(None, &labels(3), Sample::new(100, 1.5)).unwrap();
+    app.commit().unwrap();
+    want.get_mut(&labels(3)).unwrap().push((100, 1.5f64.to_bits()));
+    assert_eq!(dump(&db), want);
+    fs.power_cut(3, true);
+    drop(db);
+    let (db, _) = open(&fs);
+    assert_eq!(dump(&db), want, "after a crash");
+    // More cuts and compactions keep the deletion.
+    fill_from(&db, 101..200, &mut want);
+    db.maintain().unwrap();
+    db.close().unwrap();
+    let (db, _) = open(&fs);
+    assert_eq!(dump(&db), want, "after compaction and a clean restart");
+}
+
+fn fill_from(db: &Db, ts: std::ops::Range<i64>, want: &mut Dump) {
+    fill(db, ts.clone());
+    for i in 0..SERIES {
+        want.get_mut(&labels(i)).unwrap().extend(ts.clone().map(|t| (t, value(i, t).to_bits())));
+    }
 }

@@ -17,6 +17,8 @@ pub(crate) const FORMAT_VERSION: u8 = 1;
 pub(crate) const TYPE_SERIES: u8 = 1;
 /// Type byte of a samples record.
 pub(crate) const TYPE_SAMPLES: u8 = 2;
+/// Type byte of a deletions record.
+pub(crate) const TYPE_DELETIONS: u8 = 3;
 
 /// Samples per samples record (about 11 bytes each, so records stay below 1 MiB).
 pub(crate) const MAX_SAMPLES_PER_RECORD: usize = 64 * 1024;
@@ -39,6 +41,8 @@ pub(crate) enum WalRecord {
     Series { epoch: u64, series: Vec<(u32, Labels)> },
     /// Samples written by epoch `epoch`.
     Samples { epoch: u64, samples: Vec<RefSample> },
+    /// Deleted intervals.
+    Deletions { epoch: u64, entries: Vec<Deletion> },
 }
 
 /// Why a record does not decode.
@@ -117,6 +121,25 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, epoch: u64, samples: impl ExactS
     }
 }
 
+/// One deleted interval of a series, inclusive, addressed by the writer's ref.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deletion {
+    pub r: u32,
+    pub mint: i64,
+    pub maxt: i64,
+}
+
+/// Appends a deletions record for `entries` to `out` (cleared first).
+pub(crate) fn encode_deletions(out: &mut Vec<u8>, epoch: u64, entries: &[Deletion]) {
+    out.clear();
+    put_header(out, TYPE_DELETIONS, epoch, entries.len());
+    for d in entries {
+        put_uvarint(out, u64::from(d.r));
+        put_varint(out, d.mint);
+        put_varint(out, d.maxt);
+    }
+}
+
 /// A bounds-checked reader over a record's bytes.
 struct Reader<'a> {
     buf: &'a [u8],
@@ -183,7 +206,7 @@ impl<'a> Reader<'a> {
 fn header(payload: &[u8]) -> Result<(u8, u64, Reader<'_>), DecodeError> {
     let mut r = Reader { buf: payload, pos: 0 };
     let kind = r.byte().map_err(|_| DecodeError::Empty)?;
-    if kind != TYPE_SERIES && kind != TYPE_SAMPLES {
+    if !matches!(kind, TYPE_SERIES | TYPE_SAMPLES | TYPE_DELETIONS) {
         return Err(DecodeError::UnknownType(kind));
     }
     let version = r.byte()?;
@@ -236,6 +259,18 @@ fn decode_sample_entries(r: &mut Reader<'_>, out: &mut Vec<RefSample>) -> Result
 pub(crate) enum Decoded {
     Series { epoch: u64, series: Vec<(u32, Labels)> },
     Samples { epoch: u64 },
+    Deletions { epoch: u64, entries: Vec<Deletion> },
+}
+
+fn decode_deletion_entries(r: &mut Reader<'_>) -> Result<Vec<Deletion>, DecodeError> {
+    let count = r.count(3)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = u32::try_from(r.uvarint()?).map_err(|_| DecodeError::InvalidLabels)?;
+        let (mint, maxt) = (r.varint()?, r.varint()?);
+        out.push(Deletion { r: id, mint, maxt });
+    }
+    Ok(out)
 }
 
 /// Decodes one record, reusing `samples` for a samples record's entries so that
@@ -244,6 +279,8 @@ pub(crate) fn decode_into(payload: &[u8], samples: &mut Vec<RefSample>) -> Resul
     let (kind, epoch, mut r) = header(payload)?;
     let decoded = if kind == TYPE_SERIES {
         Decoded::Series { epoch, series: decode_series_entries(&mut r)? }
+    } else if kind == TYPE_DELETIONS {
+        Decoded::Deletions { epoch, entries: decode_deletion_entries(&mut r)? }
     } else {
         decode_sample_entries(&mut r, samples)?;
         Decoded::Samples { epoch }
@@ -261,6 +298,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<WalRecord, DecodeError> {
     Ok(match decode_into(payload, &mut samples)? {
         Decoded::Series { epoch, series } => WalRecord::Series { epoch, series },
         Decoded::Samples { epoch } => WalRecord::Samples { epoch, samples },
+        Decoded::Deletions { epoch, entries } => WalRecord::Deletions { epoch, entries },
     })
 }
 

@@ -59,6 +59,10 @@ impl<'h> HeadAppender<'h> {
     }
 
     fn check(&mut self, r: SeriesRef, sample: Sample) -> Result<Accept, AppendError> {
+        if sample.t < self.head.min_valid() {
+            self.head.stats.add_rejected(&AppendError::OutOfBounds, 1);
+            return Err(AppendError::OutOfBounds);
+        }
         let newest = self.newest.get(&r.0).copied();
         let window = self.head.opts.ooo_window_ms;
         let accept = self.head.with_series(r, |s| {
@@ -96,10 +100,23 @@ impl Appender for HeadAppender<'_> {
         pending.sort_by_key(|p| (p.r.index() % SHARDS + SHARDS - start % SHARDS) % SHARDS);
         let (window, chunk_samples) = (self.head.opts.ooo_window_ms, self.head.opts.chunk_samples);
         let mut summary = CommitSummary::default();
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for group in pending.chunk_by(|a, b| a.r.index() % SHARDS == b.r.index() % SHARDS) {
             let mut shard = self.head.shard(group[0].r.index() % SHARDS);
+            // Read under the shard lock: a block cut raises the bound before it
+            // snapshots this shard, so nothing below it slips past the cut.
+            let min_valid = self.head.min_valid();
             for p in group {
-                match shard[p.r.index() / SHARDS].append(p.t, p.v, window, chunk_samples) {
+                let stored = if p.t < min_valid {
+                    Err(AppendError::OutOfBounds)
+                } else {
+                    shard[p.r.index() / SHARDS].append(p.t, p.v, window, chunk_samples)
+                };
+                if let Ok(true) = stored {
+                    lo = lo.min(p.t);
+                    hi = hi.max(p.t);
+                }
+                match stored {
                     Ok(true) => summary.appended += 1,
                     Ok(false) => {}
                     Err(e) => match summary.rejected.iter_mut().find(|(r, _)| *r == e) {
@@ -108,6 +125,9 @@ impl Appender for HeadAppender<'_> {
                     },
                 }
             }
+        }
+        if lo <= hi {
+            self.head.note_times(lo, hi);
         }
         self.head.stats.add_appended(summary.appended);
         for (e, n) in &summary.rejected {

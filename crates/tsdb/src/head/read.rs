@@ -22,7 +22,7 @@ impl<'h> HeadQuerier<'h> {
 
     /// Returns the refs matching `matchers` with data overlapping `[mint, maxt]`,
     /// sorted by label set, with their labels.
-    fn sorted_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, SeriesRef)> {
+    pub(crate) fn sorted_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, SeriesRef)> {
         let index = self.head.index().read();
         let refs: Vec<u32> = index
             .select_refs(matchers)
@@ -33,6 +33,20 @@ impl<'h> HeadQuerier<'h> {
         drop(index);
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         series
+    }
+}
+
+impl HeadQuerier<'_> {
+    /// Returns series `r`'s samples inside `[mint, maxt]`.
+    pub(crate) fn series_samples(
+        &self,
+        r: SeriesRef,
+        labels: &Labels,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Sample>, QueryError> {
+        let snap = self.head.with_series(r, |s| s.snapshot(mint, maxt));
+        materialize(snap, labels, mint, maxt)
     }
 }
 

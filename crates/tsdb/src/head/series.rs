@@ -151,6 +151,57 @@ impl MemSeries {
         Snapshot { chunks, ooo }
     }
 
+    /// Removes the samples in `[mint, maxt]`, re-encoding the chunks that held
+    /// them. Fails, changing nothing, when a chunk does not decode.
+    pub fn delete_range(&mut self, mint: i64, maxt: i64, chunk_samples: u16) -> Result<(), crate::TsdbError> {
+        if !self.overlaps(mint, maxt) {
+            return Ok(());
+        }
+        let mut all = Vec::new();
+        let chunks = self.closed.iter().map(|c| &c.data[..]).chain((self.open.count() > 0).then(|| self.open.bytes()));
+        for bytes in chunks {
+            for s in XorIter::new(bytes)? {
+                all.push(s?);
+            }
+        }
+        if let Some(ooo) = &self.ooo {
+            all.extend_from_slice(ooo);
+            all.sort_by_key(|s| s.t);
+        }
+        let mut fresh = MemSeries::default();
+        for s in all.into_iter().filter(|s| s.t < mint || s.t > maxt) {
+            if fresh.open.count() >= chunk_samples {
+                fresh.cut();
+            }
+            if fresh.open.count() == 0 {
+                fresh.open_mint = s.t;
+            }
+            fresh.open.append(s.t, s.v);
+        }
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Drops chunks whose samples are all older than `t` and out-of-order
+    /// samples older than `t`; returns the oldest timestamp bound left (a
+    /// straddling chunk's start), or `None` when nothing is left.
+    pub fn truncate_before(&mut self, t: i64) -> Option<i64> {
+        self.closed.retain(|c| c.maxt >= t);
+        if let Some(ooo) = &mut self.ooo {
+            ooo.retain(|s| s.t >= t);
+            if ooo.is_empty() {
+                self.ooo = None;
+            }
+        }
+        if self.open.last().is_some_and(|(last, _)| last < t) {
+            self.open = XorAppender::default();
+        }
+        let open = self.open.last().map(|_| self.open_mint);
+        let closed = self.closed.first().map(|c| c.mint);
+        let ooo = self.ooo.as_ref().and_then(|o| o.first()).map(|s| s.t);
+        [open, closed, ooo].into_iter().flatten().min()
+    }
+
     /// Returns the heap bytes this series owns (chunks and lists, with spare
     /// capacity), for memory accounting.
     pub fn heap_bytes(&self) -> usize {

@@ -7,104 +7,121 @@
 //! series lacking the label, so they subtract the series whose value does *not*
 //! match. With no narrowing matcher the start is the set of all series.
 
+use std::borrow::Cow;
+
 use roaring::RoaringBitmap;
 use wk_model::{MatchOp, Matcher};
 
 use super::registry::Index;
 
-impl Index {
-    /// Returns the refs of the series that match every matcher.
-    pub fn select_refs(&self, matchers: &[Matcher]) -> RoaringBitmap {
-        let (narrow, widen): (Vec<&Matcher>, Vec<&Matcher>) = matchers.iter().partition(|m| !m.matches_empty());
-        // Single-pair postings are borrowed, smallest first; the others are computed
-        // (unions over matching values) and applied after them.
-        let mut exact: Vec<Option<&RoaringBitmap>> = Vec::new();
-        let mut computed: Vec<&Matcher> = Vec::new();
-        for m in narrow {
-            match m.set_values().as_deref() {
-                Some([v]) => exact.push(self.pair(m.name(), v)),
-                _ => computed.push(m),
-            }
+/// What matcher evaluation needs from an index: the head's registry and block
+/// indexes implement it, so both select with one algorithm.
+pub(crate) trait LabelIndex {
+    /// All series.
+    fn all_series(&self) -> Cow<'_, RoaringBitmap>;
+    /// The series with `name=value`, if any.
+    fn pair_postings(&self, name: &str, value: &str) -> Option<Cow<'_, RoaringBitmap>>;
+    /// The union of the postings of the values of label `name` for which `keep`
+    /// holds.
+    fn union_values(&self, name: &str, keep: &dyn Fn(&str) -> bool) -> RoaringBitmap;
+}
+
+/// Returns the series of `ix` that match every matcher.
+pub(crate) fn select<I: LabelIndex + ?Sized>(ix: &I, matchers: &[Matcher]) -> RoaringBitmap {
+    let (narrow, widen): (Vec<&Matcher>, Vec<&Matcher>) = matchers.iter().partition(|m| !m.matches_empty());
+    // Single-pair postings are looked up first, smallest first; the others are
+    // computed (unions over matching values) and applied after them.
+    let mut exact: Vec<Cow<'_, RoaringBitmap>> = Vec::new();
+    let mut computed: Vec<&Matcher> = Vec::new();
+    for m in narrow {
+        match m.set_values().as_deref() {
+            Some([v]) => match ix.pair_postings(m.name(), v) {
+                Some(p) => exact.push(p),
+                None => return RoaringBitmap::new(),
+            },
+            _ => computed.push(m),
         }
-        if exact.iter().any(Option::is_none) {
+    }
+    exact.sort_by_key(|p| p.len());
+    let mut exact = exact.into_iter();
+    let mut result: Option<RoaringBitmap> = exact.next().map(Cow::into_owned);
+    for p in exact {
+        if let Some(r) = result.as_mut() {
+            *r &= p.as_ref();
+        }
+    }
+    for m in computed {
+        if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
             return RoaringBitmap::new();
         }
-        let mut exact: Vec<&RoaringBitmap> = exact.into_iter().flatten().collect();
-        exact.sort_by_key(|p| p.len());
-        let mut result: Option<RoaringBitmap> = exact.first().map(|p| (*p).clone());
-        for p in exact.iter().skip(1) {
-            if let Some(r) = result.as_mut() {
-                *r &= *p;
+        let p = matching(ix, m);
+        result = Some(match result {
+            None => p,
+            Some(r) => r & p,
+        });
+    }
+    let mut result = result.unwrap_or_else(|| ix.all_series().into_owned());
+    for m in widen {
+        if result.is_empty() {
+            break;
+        }
+        result -= not_matching(ix, m);
+    }
+    result
+}
+
+/// Union of postings of the values of `m.name()` that `m` matches.
+fn matching<I: LabelIndex + ?Sized>(ix: &I, m: &Matcher) -> RoaringBitmap {
+    if let Some(values) = m.set_values() {
+        let mut out = RoaringBitmap::new();
+        for v in values {
+            if let Some(p) = ix.pair_postings(m.name(), v) {
+                out |= p.as_ref();
             }
         }
-        for m in computed {
-            if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
-                return RoaringBitmap::new();
-            }
-            let p = self.matching(m);
-            result = Some(match result {
-                None => p,
-                Some(r) => r & p,
-            });
-        }
-        let mut result = result.unwrap_or_else(|| self.postings.all().clone());
-        for m in widen {
-            if result.is_empty() {
-                break;
-            }
-            result -= self.not_matching(m);
-        }
-        result
+        return out;
+    }
+    ix.union_values(m.name(), &|v| m.matches(v))
+}
+
+/// Union of postings of the values of `m.name()` that `m` does not match.
+fn not_matching<I: LabelIndex + ?Sized>(ix: &I, m: &Matcher) -> RoaringBitmap {
+    if m.op() == MatchOp::Neq {
+        return ix.pair_postings(m.name(), m.value()).map(Cow::into_owned).unwrap_or_default();
+    }
+    ix.union_values(m.name(), &|v| !m.matches(v))
+}
+
+impl LabelIndex for Index {
+    fn all_series(&self) -> Cow<'_, RoaringBitmap> {
+        Cow::Borrowed(self.postings.all())
     }
 
-    /// Returns the postings of `name=value`, if any series has the pair.
-    fn pair(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
+    fn pair_postings(&self, name: &str, value: &str) -> Option<Cow<'_, RoaringBitmap>> {
         let (n, v) = (self.strings.get(name)?, self.strings.get(value)?);
-        self.postings.get(n, v)
+        self.postings.get(n, v).map(Cow::Borrowed)
     }
 
-    /// Union of postings of the values of `m.name()` that `m` matches.
-    fn matching(&self, m: &Matcher) -> RoaringBitmap {
+    fn union_values(&self, name: &str, keep: &dyn Fn(&str) -> bool) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
-        let Some(name) = self.strings.get(m.name()) else {
+        let Some(name) = self.strings.get(name) else {
             return out;
         };
-        if let Some(values) = m.set_values() {
-            for v in values {
-                if let Some(p) = self.strings.get(v).and_then(|v| self.postings.get(name, v)) {
-                    out |= p;
-                }
-            }
-            return out;
-        }
-        self.union_values(name, &mut out, |v| m.matches(v));
-        out
-    }
-
-    /// Union of postings of the values of `m.name()` that `m` does not match.
-    fn not_matching(&self, m: &Matcher) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
-        let Some(name) = self.strings.get(m.name()) else {
-            return out;
-        };
-        if m.op() == MatchOp::Neq {
-            if let Some(p) = self.strings.get(m.value()).and_then(|v| self.postings.get(name, v)) {
-                out |= p;
-            }
-            return out;
-        }
-        self.union_values(name, &mut out, |v| !m.matches(v));
-        out
-    }
-
-    fn union_values(&self, name: super::StrId, out: &mut RoaringBitmap, keep: impl Fn(&str) -> bool) {
         for &v in self.postings.values(name) {
             if keep(self.strings.resolve(v))
                 && let Some(p) = self.postings.get(name, v)
             {
-                *out |= p;
+                out |= p;
             }
         }
+        out
+    }
+}
+
+impl Index {
+    /// Returns the refs of the series that match every matcher.
+    pub fn select_refs(&self, matchers: &[Matcher]) -> RoaringBitmap {
+        select(self, matchers)
     }
 
     /// Returns the sorted label names used by the series matching `matchers`

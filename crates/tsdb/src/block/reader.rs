@@ -1,0 +1,469 @@
+//! Reading a block file through a memory map.
+//!
+//! Open checks the header, the footer's checksum and the checksum of every index
+//! section, then walks the index once to prove every offset and symbol id in it is
+//! in bounds, so later reads cannot go astray. Series data is checked against its
+//! own CRC each time it is decoded. A damaged file is reported with its path and
+//! what is wrong; nothing here panics on bad bytes.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use roaring::RoaringBitmap;
+use wk_model::{Labels, Matcher, Sample};
+use wk_wal::{Mapped, WalFs};
+
+use super::codec::decode_series;
+use super::format::{
+    self, BlockMeta, NAME_LEN, PAIR_LEN, SECTIONS, SERIES_FIXED, Section, SectionId, i64_at, u16_at, u32_at, u64_at,
+};
+use super::tombstones::Tombstones;
+use crate::error::{Result, TsdbError};
+use crate::index::select::{self, LabelIndex};
+
+/// An immutable, memory-mapped block: series, their samples over `[mint, maxt)`,
+/// and an index by label pair. Shared as `Arc<Block>`; a block deleted by
+/// retention stays readable by queries that still hold it.
+#[derive(Debug)]
+pub struct Block {
+    path: PathBuf,
+    name: String,
+    bytes: Mapped,
+    sections: [Section; SECTIONS],
+    meta: BlockMeta,
+    n_symbols: usize,
+    n_series: usize,
+    n_names: usize,
+    n_pairs: usize,
+    tombstones: RwLock<Arc<Tombstones>>,
+}
+
+/// One series-table entry as read from the map.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesView<'a> {
+    labels: &'a [u8],
+    pub data_off: u64,
+    pub data_len: u32,
+    pub mint: i64,
+    pub maxt: i64,
+    pub samples: u32,
+    pub crc: u32,
+}
+
+impl Block {
+    /// Opens and validates the block file at `path` (tombstones beside it are
+    /// loaded too). Fails with [`TsdbError::InvalidBlock`] naming the file and
+    /// the damage, or [`TsdbError::Io`].
+    pub fn open(fs: &dyn WalFs, path: &Path) -> Result<Block> {
+        let bytes =
+            fs.map(path).map_err(|source| TsdbError::Io { op: "map block", path: path.to_path_buf(), source })?;
+        let invalid = |detail: &str| TsdbError::InvalidBlock { path: path.to_path_buf(), detail: detail.to_owned() };
+        let (sections, mut meta) = format::decode_footer(&bytes).map_err(invalid)?;
+        for id in [SectionId::Symbols, SectionId::Series, SectionId::LabelIndex, SectionId::Postings, SectionId::Meta] {
+            let s = sections[id as usize];
+            let body = &bytes[s.offset as usize..(s.offset + s.len) as usize];
+            if crc32c::crc32c(body) != s.crc {
+                return Err(invalid(&format!("{id:?} section checksum mismatch")));
+            }
+        }
+        let meta_bytes = section_bytes(&bytes, sections[SectionId::Meta as usize]);
+        format::decode_meta(meta_bytes, &mut meta).map_err(|e| invalid(&format!("meta section: {e}")))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(format::BLOCK_SUFFIX))
+            .ok_or_else(|| invalid("file name does not end in .wkb"))?
+            .to_owned();
+        let mut block = Block {
+            path: path.to_path_buf(),
+            name,
+            bytes,
+            sections,
+            meta,
+            n_symbols: 0,
+            n_series: 0,
+            n_names: 0,
+            n_pairs: 0,
+            tombstones: RwLock::new(Arc::new(Tombstones::default())),
+        };
+        block.validate().map_err(invalid)?;
+        let tombstones = Tombstones::load(fs, &block.tombstones_path(), block.n_series)?;
+        block.tombstones = RwLock::new(Arc::new(tombstones));
+        Ok(block)
+    }
+
+    /// The block's name: its file stem, `<mint>_<maxt>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The block file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the block's tombstones are kept.
+    pub fn tombstones_path(&self) -> PathBuf {
+        self.path.with_extension("tombstones")
+    }
+
+    /// The block's facts.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// The file's size in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> usize {
+        self.n_series
+    }
+
+    /// The current tombstones.
+    pub fn tombstones(&self) -> Arc<Tombstones> {
+        Arc::clone(&self.tombstones.read())
+    }
+
+    pub(crate) fn set_tombstones(&self, t: Tombstones) {
+        *self.tombstones.write() = Arc::new(t);
+    }
+
+    fn section(&self, id: SectionId) -> &[u8] {
+        section_bytes(&self.bytes, self.sections[id as usize])
+    }
+
+    /// Walks every table once; afterwards accessors may rely on their bounds.
+    fn validate(&mut self) -> std::result::Result<(), &'static str> {
+        let sym = self.section(SectionId::Symbols);
+        let n_symbols = u32_at(sym, 0).ok_or("symbols section truncated")? as usize;
+        let strings_at = 4 + (n_symbols + 1) * 4;
+        if strings_at > sym.len() {
+            return Err("symbol table larger than its section");
+        }
+        let mut prev: Option<&str> = None;
+        for i in 0..n_symbols {
+            let (a, b) = (u32_at(sym, 4 + i * 4).unwrap_or(0) as usize, u32_at(sym, 8 + i * 4).unwrap_or(0) as usize);
+            let s = (a <= b)
+                .then(|| sym.get(strings_at + a..strings_at + b))
+                .flatten()
+                .ok_or("symbol outside its section")?;
+            let s = std::str::from_utf8(s).map_err(|_| "symbol is not UTF-8")?;
+            if prev.is_some_and(|p| p >= s) {
+                return Err("symbols not sorted");
+            }
+            prev = Some(s);
+        }
+        self.n_symbols = n_symbols;
+
+        let series = self.section(SectionId::Series);
+        let n_series = u32_at(series, 0).ok_or("series section truncated")? as usize;
+        if 4 + n_series * 8 > series.len() {
+            return Err("series table larger than its section");
+        }
+        let data_len = self.sections[SectionId::Data as usize].len;
+        for i in 0..n_series {
+            let at = u64_at(series, 4 + i * 8).ok_or("series table")? as usize;
+            let n = u16_at(series, at).ok_or("series entry outside its section")? as usize;
+            let end = at.checked_add(SERIES_FIXED + n * 8).ok_or("series entry bounds")?;
+            if end > series.len() || n == 0 {
+                return Err("series entry outside its section");
+            }
+            for j in 0..n * 2 {
+                if u32_at(series, at + 2 + j * 4).ok_or("series entry")? as usize >= n_symbols {
+                    return Err("series label symbol out of range");
+                }
+            }
+            let base = at + 2 + n * 8;
+            let off = u64_at(series, base).ok_or("series entry")?;
+            let len = u64::from(u32_at(series, base + 8).ok_or("series entry")?);
+            if off.checked_add(len).is_none_or(|e| e > data_len) {
+                return Err("series data outside the data section");
+            }
+        }
+        self.n_series = n_series;
+
+        let li = self.section(SectionId::LabelIndex);
+        let n_names = u32_at(li, 0).ok_or("label index truncated")? as usize;
+        let pairs_at = 4 + n_names * NAME_LEN;
+        let n_pairs = u32_at(li, pairs_at).ok_or("label index truncated")? as usize;
+        if pairs_at + 4 + n_pairs * PAIR_LEN != li.len() {
+            return Err("label index size does not match its counts");
+        }
+        let postings_len = self.section(SectionId::Postings).len() / 4;
+        let mut prev_first = 0usize;
+        for i in 0..n_names {
+            let name = u32_at(li, 4 + i * NAME_LEN).ok_or("label index")? as usize;
+            let first = u32_at(li, 8 + i * NAME_LEN).ok_or("label index")? as usize;
+            if name >= n_symbols || first > n_pairs || (i > 0 && first <= prev_first) || (i == 0 && first != 0) {
+                return Err("label name entry out of range");
+            }
+            prev_first = first;
+        }
+        for i in 0..n_pairs {
+            let at = pairs_at + 4 + i * PAIR_LEN;
+            let value = u32_at(li, at).ok_or("label index")? as usize;
+            let off = u64_at(li, at + 4).ok_or("label index")?;
+            let len = u64::from(u32_at(li, at + 12).ok_or("label index")?);
+            if value >= n_symbols || off.checked_add(len).is_none_or(|e| e > postings_len as u64) {
+                return Err("label pair entry out of range");
+            }
+        }
+        let postings = self.section(SectionId::Postings);
+        if !postings.len().is_multiple_of(4) {
+            return Err("postings section not a whole number of ids");
+        }
+        if postings.chunks_exact(4).any(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")) as usize >= n_series) {
+            return Err("posting refers to a missing series");
+        }
+        self.n_names = n_names;
+        self.n_pairs = n_pairs;
+        Ok(())
+    }
+
+    /// Symbol `id` (validated at open).
+    fn symbol(&self, id: u32) -> &str {
+        let sym = self.section(SectionId::Symbols);
+        let strings_at = 4 + (self.n_symbols + 1) * 4;
+        let i = id as usize;
+        let (a, b) = (u32_at(sym, 4 + i * 4).unwrap_or(0) as usize, u32_at(sym, 8 + i * 4).unwrap_or(0) as usize);
+        sym.get(strings_at + a..strings_at + b).and_then(|s| std::str::from_utf8(s).ok()).unwrap_or("")
+    }
+
+    /// Finds the id of symbol `s`.
+    fn lookup_symbol(&self, s: &str) -> Option<u32> {
+        let (mut lo, mut hi) = (0usize, self.n_symbols);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.symbol(mid as u32).cmp(s) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid as u32),
+            }
+        }
+        None
+    }
+
+    /// The pair range `[first, end)` of label name `name`.
+    fn name_pairs(&self, name: &str) -> Option<(usize, usize)> {
+        let id = self.lookup_symbol(name)?;
+        let li = self.section(SectionId::LabelIndex);
+        let name_at = |i: usize| u32_at(li, 4 + i * NAME_LEN).unwrap_or(u32::MAX);
+        let (mut lo, mut hi) = (0usize, self.n_names);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match name_at(mid).cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let first = u32_at(li, 8 + mid * NAME_LEN).unwrap_or(0) as usize;
+                    let end = if mid + 1 < self.n_names {
+                        u32_at(li, 8 + (mid + 1) * NAME_LEN).unwrap_or(0) as usize
+                    } else {
+                        self.n_pairs
+                    };
+                    return Some((first, end));
+                }
+            }
+        }
+        None
+    }
+
+    /// Pair `i`: (value symbol, postings offset in ids, count).
+    fn pair(&self, i: usize) -> (u32, usize, usize) {
+        let li = self.section(SectionId::LabelIndex);
+        let at = 4 + self.n_names * NAME_LEN + 4 + i * PAIR_LEN;
+        (
+            u32_at(li, at).unwrap_or(0),
+            u64_at(li, at + 4).unwrap_or(0) as usize,
+            u32_at(li, at + 12).unwrap_or(0) as usize,
+        )
+    }
+
+    fn postings(&self, off: usize, len: usize) -> RoaringBitmap {
+        let p = self.section(SectionId::Postings);
+        let ids = p.get(off * 4..(off + len) * 4).unwrap_or(&[]);
+        let mut out = RoaringBitmap::new();
+        for c in ids.chunks_exact(4) {
+            let id = u32::from_le_bytes(c.try_into().expect("4 bytes"));
+            if out.try_push(id).is_err() {
+                out.insert(id);
+            }
+        }
+        out
+    }
+
+    /// Series-table entry `id` (validated at open).
+    pub(crate) fn series(&self, id: u32) -> Option<SeriesView<'_>> {
+        let s = self.section(SectionId::Series);
+        let at = u64_at(s, 4 + id as usize * 8)? as usize;
+        let n = u16_at(s, at)? as usize;
+        let base = at + 2 + n * 8;
+        Some(SeriesView {
+            labels: s.get(at + 2..base)?,
+            data_off: u64_at(s, base)?,
+            data_len: u32_at(s, base + 8)?,
+            mint: i64_at(s, base + 12)?,
+            maxt: i64_at(s, base + 20)?,
+            samples: u32_at(s, base + 28)?,
+            crc: u32_at(s, base + 32)?,
+        })
+    }
+
+    /// The labels of series `id`.
+    pub fn labels(&self, id: u32) -> Labels {
+        let Some(view) = self.series(id) else {
+            return Labels::empty();
+        };
+        let pairs: Vec<(&str, &str)> = view
+            .labels
+            .chunks_exact(8)
+            .map(|p| {
+                let n = u32::from_le_bytes(p[..4].try_into().expect("4 bytes"));
+                let v = u32::from_le_bytes(p[4..].try_into().expect("4 bytes"));
+                (self.symbol(n), self.symbol(v))
+            })
+            .collect();
+        Labels::from_sorted(pairs)
+    }
+
+    /// Label names of series `id`.
+    fn label_name_ids(&self, id: u32) -> impl Iterator<Item = u32> + '_ {
+        self.series(id)
+            .map(|v| v.labels)
+            .unwrap_or(&[])
+            .chunks_exact(8)
+            .map(|p| u32::from_le_bytes(p[..4].try_into().expect("4 bytes")))
+    }
+
+    /// Decodes series `id`'s samples inside `[mint, maxt]` into `out` (cleared
+    /// first), without samples its tombstones delete. Fails with
+    /// [`TsdbError::InvalidBlock`] when its data fails the checksum or does
+    /// not decode.
+    pub fn samples(&self, id: u32, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<()> {
+        out.clear();
+        let invalid = |detail: String| TsdbError::InvalidBlock { path: self.path.clone(), detail };
+        let view = self.series(id).ok_or_else(|| invalid(format!("series {id} missing")))?;
+        if view.maxt < mint || view.mint > maxt {
+            return Ok(());
+        }
+        let data = self.section(SectionId::Data);
+        let blob = data
+            .get(view.data_off as usize..(view.data_off + u64::from(view.data_len)) as usize)
+            .ok_or_else(|| invalid(format!("series {id} data outside the file")))?;
+        if crc32c::crc32c(blob) != view.crc {
+            return Err(invalid(format!("series {} data checksum mismatch", self.labels(id))));
+        }
+        decode_series(blob, out).map_err(|e| invalid(format!("series {}: {e}", self.labels(id))))?;
+        if out.len() != view.samples as usize {
+            return Err(invalid(format!("series {}: sample count differs from the index", self.labels(id))));
+        }
+        out.retain(|s| mint <= s.t && s.t <= maxt);
+        let tomb = self.tombstones.read();
+        if let Some(intervals) = tomb.get(id) {
+            out.retain(|s| !intervals.iter().any(|&(a, b)| a <= s.t && s.t <= b));
+        }
+        Ok(())
+    }
+
+    /// Returns the ids of the series matching `matchers` whose data overlaps
+    /// `[mint, maxt]`, ascending (which is label order).
+    pub fn select_ids(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<u32> {
+        select::select(self, matchers)
+            .iter()
+            .filter(|&id| self.series(id).is_some_and(|v| v.mint <= maxt && mint <= v.maxt))
+            .collect()
+    }
+
+    /// Sorted distinct label names of the series matching `matchers`.
+    pub fn label_names(&self, matchers: &[Matcher]) -> Vec<String> {
+        let mut ids: Vec<u32> = if matchers.is_empty() {
+            let li = self.section(SectionId::LabelIndex);
+            (0..self.n_names).filter_map(|i| u32_at(li, 4 + i * NAME_LEN)).collect()
+        } else {
+            select::select(self, matchers).iter().flat_map(|id| self.label_name_ids(id).collect::<Vec<_>>()).collect()
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter().map(|id| self.symbol(id).to_owned()).collect()
+    }
+
+    /// Sorted distinct values of label `name` over the series matching `matchers`.
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Vec<String> {
+        let Some((first, end)) = self.name_pairs(name) else {
+            return Vec::new();
+        };
+        let refs = (!matchers.is_empty()).then(|| select::select(self, matchers));
+        (first..end)
+            .filter_map(|i| {
+                let (v, off, len) = self.pair(i);
+                match &refs {
+                    None => Some(self.symbol(v).to_owned()),
+                    Some(refs) => (!refs.is_disjoint(&self.postings(off, len))).then(|| self.symbol(v).to_owned()),
+                }
+            })
+            .collect()
+    }
+
+    /// Re-reads every series' data and checks its checksum and encoding (a full
+    /// scrub, for tests and `fsck`-like checks).
+    pub fn verify(&self) -> Result<()> {
+        let data = self.section(SectionId::Data);
+        if crc32c::crc32c(data) != self.sections[SectionId::Data as usize].crc {
+            return Err(TsdbError::InvalidBlock {
+                path: self.path.clone(),
+                detail: "data section checksum mismatch".into(),
+            });
+        }
+        let mut buf = Vec::new();
+        for id in 0..self.n_series as u32 {
+            self.samples(id, i64::MIN, i64::MAX, &mut buf)?;
+        }
+        Ok(())
+    }
+}
+
+fn section_bytes(bytes: &[u8], s: Section) -> &[u8] {
+    bytes.get(s.offset as usize..(s.offset + s.len) as usize).unwrap_or(&[])
+}
+
+impl LabelIndex for Block {
+    fn all_series(&self) -> Cow<'_, RoaringBitmap> {
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..self.n_series as u32);
+        Cow::Owned(all)
+    }
+
+    fn pair_postings(&self, name: &str, value: &str) -> Option<Cow<'_, RoaringBitmap>> {
+        let (first, end) = self.name_pairs(name)?;
+        let v = self.lookup_symbol(value)?;
+        let (mut lo, mut hi) = (first, end);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (pv, off, len) = self.pair(mid);
+            match pv.cmp(&v) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(Cow::Owned(self.postings(off, len))),
+            }
+        }
+        None
+    }
+
+    fn union_values(&self, name: &str, keep: &dyn Fn(&str) -> bool) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        if let Some((first, end)) = self.name_pairs(name) {
+            for i in first..end {
+                let (v, off, len) = self.pair(i);
+                if keep(self.symbol(v)) {
+                    out |= self.postings(off, len);
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,119 @@
+//! [`DbQuerier`]: the persistent blocks and the head, merged into one sorted
+//! series set.
+//!
+//! Blocks cover disjoint time ranges below the head's query bound, so a series'
+//! samples are the concatenation of its parts, oldest block first, head last;
+//! parts that overlap anyway (blocks left overlapping by an interrupted
+//! compaction) are merged by timestamp, keeping the older source's sample.
+
+use std::sync::Arc;
+
+use wk_model::{Labels, Matcher, Sample};
+use wk_storage::{Querier, QueryError, Series, SeriesRef, SeriesSet};
+
+use super::blocks::{BlockSet, sort_dedup};
+use crate::block::Block;
+use crate::head::HeadQuerier;
+
+/// A [`Querier`] over a [`crate::Db`]: the blocks as of its creation and the
+/// head. Cheap to create; holds the blocks alive while it lives.
+#[derive(Debug, Clone)]
+pub struct DbQuerier<'d> {
+    head: HeadQuerier<'d>,
+    blocks: Vec<Arc<Block>>,
+    head_min: i64,
+}
+
+/// Where one part of a series lives.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Block(usize, u32),
+    Head(SeriesRef),
+}
+
+impl<'d> DbQuerier<'d> {
+    pub(crate) fn new(head: HeadQuerier<'d>, set: BlockSet) -> Self {
+        Self { head, blocks: set.blocks, head_min: set.head_min }
+    }
+
+    fn read_part(&self, part: Part, labels: &Labels, mint: i64, maxt: i64) -> Result<Vec<Sample>, QueryError> {
+        match part {
+            Part::Block(b, id) => {
+                let mut out = Vec::new();
+                self.blocks[b]
+                    .samples(id, mint, maxt, &mut out)
+                    .map_err(|e| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() })?;
+                Ok(out)
+            }
+            Part::Head(r) => self.head.series_samples(r, labels, mint.max(self.head_min), maxt),
+        }
+    }
+}
+
+impl Querier for DbQuerier<'_> {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError> {
+        let mut parts: Vec<(Labels, Part)> = Vec::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            let meta = b.meta();
+            if meta.maxt <= mint || meta.mint > maxt {
+                continue;
+            }
+            parts.extend(b.select_ids(matchers, mint, maxt).into_iter().map(|id| (b.labels(id), Part::Block(i, id))));
+        }
+        let head_mint = mint.max(self.head_min);
+        if head_mint <= maxt {
+            parts.extend(
+                self.head.sorted_series(matchers, head_mint, maxt).into_iter().map(|(l, r)| (l, Part::Head(r))),
+            );
+        }
+        if !self.blocks.is_empty() {
+            // Stable: parts of one series stay oldest first.
+            parts.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let mut parts = parts.into_iter().peekable();
+        let iter = std::iter::from_fn(move || {
+            loop {
+                let (labels, first) = parts.next()?;
+                let mut samples = match self.read_part(first, &labels, mint, maxt) {
+                    Ok(s) => s,
+                    Err(e) => return Some(Err(e)),
+                };
+                let mut merged = false;
+                while let Some((_, part)) = parts.next_if(|(l, _)| *l == labels) {
+                    match self.read_part(part, &labels, mint, maxt) {
+                        Ok(more) => samples.extend_from_slice(&more),
+                        Err(e) => return Some(Err(e)),
+                    }
+                    merged = true;
+                }
+                if merged {
+                    sort_dedup(&mut samples);
+                }
+                if !samples.is_empty() {
+                    return Some(Ok(Series { labels, samples: Box::new(samples.into_iter().map(Ok)) }));
+                }
+            }
+        });
+        Ok(Box::new(iter))
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
+        let mut names = self.head.label_names(matchers)?;
+        for b in &self.blocks {
+            names.extend(b.label_names(matchers));
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
+        let mut values = self.head.label_values(name, matchers)?;
+        for b in &self.blocks {
+            values.extend(b.label_values(name, matchers));
+        }
+        values.sort_unstable();
+        values.dedup();
+        Ok(values)
+    }
+}
