@@ -25,7 +25,9 @@ use tokio::sync::Semaphore;
 use wk_promql::{Engine, EngineOptions};
 use wk_storage::Queryable;
 
-pub use params::{parse_duration_param, parse_time_param};
+pub use params::{
+    all as all_params, collect as collect_params, one as one_param, parse_duration_param, parse_time_param,
+};
 
 /// Settings of the query API.
 #[derive(Clone, Debug)]

@@ -15,10 +15,12 @@
 //!   the certificate fresh from disk.
 //! - [`status`]: `/api/v1/targets` and `/api/v1/status/tsdb`, and applying
 //!   reloaded scrape configurations.
-//! - [`storage`]: the storage engines, opened in the data directory.
+//! - [`storage`]: the storage engines, opened in the data directory, and their
+//!   periodic maintenance; [`admin`]: the TSDB admin API (series deletion).
 //! - [`reload`]: the live configuration and the reload procedure.
 //! - [`server`]: start, run until a signal, stop.
 
+pub mod admin;
 pub mod config;
 pub mod data_dir;
 mod error;

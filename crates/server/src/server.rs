@@ -110,7 +110,8 @@ impl Server {
             .collect(),
         };
         let status = crate::status::router(scrape.clone(), storage.clone(), runtime, heartbeats.clone());
-        let app = http::router(state, extra.merge(ingest).merge(query).merge(status), limits);
+        let admin = crate::admin::router(config.clone(), storage.clone());
+        let app = http::router(state, extra.merge(ingest).merge(query).merge(status).merge(admin), limits);
         let listener_options = ListenerOptions {
             max_connections: web.max_connections,
             header_read_timeout: web.header_read_timeout.get(),
@@ -131,6 +132,7 @@ impl Server {
                 stop_rx.clone(),
             )),
             tokio::spawn(wk_collect::heartbeat::run(heartbeats, std::time::Duration::from_secs(15), stop_rx.clone())),
+            tokio::spawn(storage.clone().run_maintenance(stop_rx.clone())),
         ];
         if snapshot.host_agent.enabled {
             let agent = wk_collect::host::HostAgent::new(&snapshot.host_agent, Default::default());

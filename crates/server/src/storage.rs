@@ -24,6 +24,9 @@ use crate::config::{FsyncPolicy, StorageConfig};
 use crate::self_metrics::LateMetrics;
 use crate::{Error, Result};
 
+/// How often the TSDB's maintenance runs.
+pub const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The open engines.
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -67,6 +70,31 @@ impl Storage {
         &self.db
     }
 
+    /// Runs the TSDB's maintenance (cutting the head into blocks, WAL
+    /// checkpoints, compaction, retention) now and then every
+    /// [`MAINTAIN_EVERY`] until `stop`, on the blocking pool.
+    pub async fn run_maintenance(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let db = self.db.clone();
+            match tokio::task::spawn_blocking(move || db.maintain()).await {
+                Ok(Ok(report)) if report != wk_tsdb::MaintainReport::default() => {
+                    tracing::debug!(?report, "TSDB maintenance done");
+                }
+                Ok(Ok(_)) => {}
+                // Logged with its cause by the engine; retried on the next round.
+                Ok(Err(_)) => {}
+                Err(e) => tracing::error!(error = %e, "TSDB maintenance panicked"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(MAINTAIN_EVERY) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
     /// The engine's metrics for `/metrics`.
     pub fn metrics(&self) -> Arc<dyn LateMetrics> {
         Arc::new(StorageMetrics { db: self.db.clone(), guard: self.guard.clone() })
@@ -108,6 +136,9 @@ fn db_options(config: &StorageConfig) -> DbOptions {
         max_label_name_len: limits.max_label_name_length,
         max_label_value_len: limits.max_label_value_length,
     };
+    options.block_range_ms = config.block_duration.get().as_millis() as i64;
+    options.retention_ms = config.retention.time.get().as_millis() as i64;
+    options.retention_bytes = config.retention.size.0;
     options.wal.fsync = match config.wal.fsync {
         FsyncPolicy::Always => wk_wal::FsyncMode::Always,
         FsyncPolicy::Interval => wk_wal::FsyncMode::Interval(config.wal.fsync_interval.get()),
@@ -143,6 +174,13 @@ impl LateMetrics for StorageMetrics {
                 "Free bytes on the file system of the data directory",
                 self.guard.free_bytes() as f64,
             ),
+            ("watchkeeper_tsdb_blocks_loaded", "Persistent blocks on disk", stats.blocks as f64),
+            ("watchkeeper_tsdb_storage_blocks_bytes", "Bytes of the persistent blocks", stats.block_bytes as f64),
+            (
+                "watchkeeper_tsdb_lowest_timestamp_seconds",
+                "Oldest time covered by the stored data (blocks, else head)",
+                stats.oldest_block_mint.or(head.time_range().map(|(lo, _)| lo)).map_or(f64::NAN, |t| t as f64 / 1000.0),
+            ),
             (
                 "watchkeeper_tsdb_unclean_shutdown",
                 "1 if the previous run did not shut down cleanly (detected at start)",
@@ -177,6 +215,25 @@ impl LateMetrics for StorageMetrics {
                 stats.wal_corruptions as f64,
             ),
             ("watchkeeper_tsdb_wal_truncations", "Torn write-ahead log tails truncated", stats.wal_truncations as f64),
+            ("watchkeeper_tsdb_head_cuts", "Blocks cut from the head", stats.blocks_cut as f64),
+            (
+                "watchkeeper_tsdb_head_cuts_failed",
+                "Failed attempts to cut the head into a block",
+                stats.cut_failures as f64,
+            ),
+            ("watchkeeper_tsdb_compactions", "Block compactions", stats.compactions as f64),
+            ("watchkeeper_tsdb_compactions_failed", "Failed block compactions", stats.compaction_failures as f64),
+            ("watchkeeper_tsdb_wal_checkpoints", "Write-ahead log checkpoints written", stats.checkpoints as f64),
+            (
+                "watchkeeper_tsdb_blocks_deleted_by_retention",
+                "Blocks deleted by time or size retention",
+                stats.retention_deletions as f64,
+            ),
+            (
+                "watchkeeper_tsdb_blocks_quarantined",
+                "Damaged blocks set aside at start (renamed *.wkb.corrupt)",
+                stats.blocks_quarantined as f64,
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, Uri, header};
 
 /// All parameters of a request: the query string, then a form body on POST, in order;
 /// repeated names (`match[]`) keep every value.
-pub(crate) fn collect(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Vec<(String, String)> {
+pub fn collect(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Vec<(String, String)> {
     let mut out = decode_form(uri.query().unwrap_or_default());
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -20,12 +20,12 @@ pub(crate) fn collect(method: &Method, uri: &Uri, headers: &HeaderMap, body: &By
 }
 
 /// The last value of a parameter.
-pub(crate) fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 /// Every value of a repeated parameter.
-pub(crate) fn all<'a>(params: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+pub fn all<'a>(params: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     params.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
 }
 

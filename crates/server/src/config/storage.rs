@@ -23,6 +23,11 @@ pub struct StorageConfig {
     /// Writes are refused (retryably, 503) while less than this is free on the data
     /// directory's file system, and resume by themselves. Default 256MB.
     pub min_free_space: ByteSize,
+    /// How long and how much data is kept.
+    pub retention: RetentionConfig,
+    /// Time range of a block cut from the in-memory head. Default 2h, as
+    /// Prometheus; compacted blocks span 3, 9 and 27 times this.
+    pub block_duration: PromDuration,
     /// Prometheus's `storage.tsdb` settings, accepted for compatibility; its
     /// `out_of_order_time_window` is used when `out_of_order_window` is not set.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,9 +45,30 @@ impl Default for StorageConfig {
             out_of_order_window: PromDuration::default(),
             limits: LimitsConfig::default(),
             min_free_space: ByteSize(256 << 20),
+            retention: RetentionConfig::default(),
+            block_duration: PromDuration::from_secs(2 * 3600),
             tsdb: None,
             exemplars: None,
         }
+    }
+}
+
+/// `storage.retention`: whole blocks are deleted, oldest first, once either
+/// limit is passed.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Data older than the newest sample minus this is deleted. Default 15d (as
+    /// Prometheus); 0s keeps data forever.
+    pub time: PromDuration,
+    /// The oldest blocks are deleted while blocks and WAL together take more than
+    /// this. Default 0B: no size limit. Applied even when compaction fails.
+    pub size: ByteSize,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { time: PromDuration::from_secs(15 * 24 * 3600), size: ByteSize(0) }
     }
 }
 
@@ -128,6 +154,9 @@ impl StorageConfig {
         }
         if self.wal.fsync == FsyncPolicy::Interval && self.wal.fsync_interval.get().is_zero() {
             problems.error(Location::UNKNOWN, "storage.wal.fsync_interval must be greater than 0s");
+        }
+        if self.block_duration.get() < std::time::Duration::from_secs(60) {
+            problems.error(Location::UNKNOWN, "storage.block_duration must be at least 1m");
         }
         if self.limits.max_labels_per_series == 0 {
             problems.error(Location::UNKNOWN, "storage.limits.max_labels_per_series must be at least 1");

@@ -35,6 +35,9 @@ pub struct WebConfig {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before closing them. Default 30s.
     pub shutdown_timeout: PromDuration,
+    /// Serve the TSDB admin API (`/api/v1/admin/tsdb/delete_series`), like
+    /// Prometheus's `--web.enable-admin-api`. Default false: it deletes data.
+    pub enable_admin_api: bool,
 }
 
 impl Default for WebConfig {
@@ -47,6 +50,7 @@ impl Default for WebConfig {
             max_request_body_size: ByteSize(64 << 20),
             max_connections: 512,
             shutdown_timeout: PromDuration::from_secs(30),
+            enable_admin_api: false,
         }
     }
 }
