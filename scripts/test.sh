@@ -10,9 +10,11 @@ log() { printf '\n==> %s\n' "$*"; }
 # Debian packages whose real programs the tests talk to.
 #   promtool (package prometheus): checks our /metrics exposition.
 #   prometheus-node-exporter: the host agent is compared with it, metric by metric.
+#   dnsmasq (package dnsmasq-base): the DNS server that DNS discovery and probes ask.
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
+command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"
   sudo=""

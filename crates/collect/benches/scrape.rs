@@ -88,8 +88,11 @@ fn writer(job: &Arc<JobSettings>) -> ScrapeWriter {
 }
 
 fn bench(c: &mut Criterion) {
-    let fetched =
-        Fetched { body: exposition().into_bytes(), content_type: Some("text/plain; version=0.0.4".to_owned()) };
+    let fetched = Fetched {
+        body: exposition().into_bytes(),
+        content_type: Some("text/plain; version=0.0.4".to_owned()),
+        status: http::StatusCode::OK,
+    };
     let mut group = c.benchmark_group("collect/scrape_write");
     group.throughput(Throughput::Elements(SERIES as u64));
 

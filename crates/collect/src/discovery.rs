@@ -1,6 +1,11 @@
 //! Target discovery: the groups of targets a scrape job scrapes. `static_configs` are
 //! read from the configuration; `file_sd_configs` files (JSON or YAML, the format
-//! Prometheus documents) are read on start and re-read when they change.
+//! Prometheus documents) are read on start and re-read when they change;
+//! [`dns_sd`] and [`http_sd`] ask DNS servers and HTTP endpoints every
+//! `refresh_interval` (the scrape manager runs them).
+
+pub mod dns_sd;
+pub mod http_sd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

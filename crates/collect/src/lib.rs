@@ -8,7 +8,9 @@
 //! - [`host`]: the host agent; one file per source (`cpu.rs` for `/proc/stat`,
 //!   `meminfo.rs`, `loadavg.rs`, `diskstats.rs`, `netdev.rs`, `filesystem.rs`,
 //!   `system.rs` for uname and time).
-//! - [`discovery`]: target groups from `static_configs` and `file_sd_configs`.
+//! - [`discovery`]: target groups from `static_configs`, `file_sd_configs`,
+//!   `dns_sd_configs` and `http_sd_configs`.
+//! - [`dns`]: a small DNS client (wire format, UDP/TCP exchange, resolv.conf).
 //! - [`heartbeat`]: dead man's switches checked in over HTTP.
 //! - [`family`]: the metric family type the collectors produce.
 //! - [`probe`]: HTTP(S) and TCP probes with blackbox_exporter's metrics.
@@ -18,6 +20,7 @@
 //! - [`relabel`]: relabeling rules with Prometheus's semantics.
 
 pub mod discovery;
+pub mod dns;
 pub mod family;
 pub mod heartbeat;
 pub mod host;

@@ -1,5 +1,6 @@
 //! Probes, like blackbox_exporter: check from the outside that a website answers, a
-//! port accepts connections, and a certificate is not about to expire. Each probe
+//! port accepts connections, a DNS server answers, a host answers pings, and a
+//! certificate is not about to expire. Each probe
 //! produces the metric families blackbox_exporter produces (`probe_success`,
 //! `probe_duration_seconds`, `probe_http_status_code`, `probe_http_duration_seconds`
 //! by phase, `probe_ssl_earliest_cert_expiry`, …), so existing alert rules work.
@@ -10,16 +11,20 @@
 
 mod cert;
 pub mod config;
+mod dns;
 mod http;
+mod icmp;
 pub mod manager;
 mod tcp;
 
 use std::time::{Duration, Instant};
 
 pub use cert::not_after_unix;
-pub use config::{HttpProbeConfig, ProbeConfig, ProbeKind};
+pub use config::{DnsProbeConfig, HttpProbeConfig, ProbeConfig, ProbeKind};
+pub use dns::DnsProbe;
 pub(crate) use http::AcceptAny;
 pub use http::{HttpProbe, HttpProbeOptions};
+pub use icmp::{IcmpProbe, PING_GROUP_RANGE};
 pub use manager::ProbeManager;
 pub use tcp::TcpProbe;
 
@@ -57,6 +62,40 @@ impl ProbeOutcome {
     pub fn value(&self, name: &str) -> Option<f64> {
         self.families.iter().find(|f| f.name == name).and_then(|f| f.samples.first()).map(|s| s.value)
     }
+}
+
+/// The DNS probe a `type: dns` probe configures, or why it cannot run.
+pub fn dns_probe(config: &ProbeConfig) -> Result<DnsProbe, String> {
+    let settings = config.dns.clone().unwrap_or_default();
+    if settings.query_name.is_empty() {
+        return Err("dns.query_name is required".to_owned());
+    }
+    let query_type = crate::dns::RecordType::from_name(&settings.query_type).ok_or_else(|| {
+        format!("dns.query_type {:?} is not one of A, AAAA, ANY, CNAME, MX, NS, SOA, SRV, TXT", settings.query_type)
+    })?;
+    let transport = match settings.transport_protocol.as_str() {
+        "udp" => crate::dns::Transport::Udp,
+        "tcp" => crate::dns::Transport::Tcp,
+        other => return Err(format!("dns.transport_protocol {other:?} is not udp or tcp")),
+    };
+    let valid_rcodes = settings
+        .valid_rcodes
+        .iter()
+        .map(|r| {
+            crate::dns::Rcode::from_name(r).ok_or_else(|| format!("dns.valid_rcodes: unknown response code {r:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if config.target.is_empty() || config.target.contains('/') {
+        return Err(format!("a dns target is a DNS server (host or IP, optionally :port), not {:?}", config.target));
+    }
+    Ok(DnsProbe {
+        server: config.target.clone(),
+        query_name: settings.query_name,
+        query_type,
+        transport,
+        valid_rcodes,
+        timeout: config.timeout.get(),
+    })
 }
 
 pub(crate) fn gauge(name: &str, help: &str, value: f64) -> MetricFamily {

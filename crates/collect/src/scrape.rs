@@ -9,6 +9,7 @@
 //! - [`append`]: from a body to one storage batch (labels, relabeling, limits,
 //!   staleness, synthetic series), with the per-target series cache.
 //! - [`job`]: a job's settings compiled for its loops.
+//! - [`refresh`]: the `dns_sd_configs` and `http_sd_configs` refresher tasks.
 //! - [`report`]: the `/api/v1/targets` data.
 //! - [`target`]: discovered targets to scrape targets (`relabel_configs`).
 
@@ -17,6 +18,7 @@ mod config;
 pub mod fetch;
 pub mod job;
 pub mod manager;
+pub mod refresh;
 pub mod report;
 pub mod scrape_loop;
 pub mod target;
@@ -26,5 +28,6 @@ pub use config::*;
 pub use fetch::{Fetched, TargetClient};
 pub use job::JobSettings;
 pub use manager::{ScrapeManager, ScrapeManagerOptions};
+pub use refresh::DiscoveryCounters;
 pub use report::{ActiveTarget, DroppedTarget, TargetsReport};
 pub use target::{Populated, Target, TargetGroup, populate};

@@ -1,5 +1,6 @@
 //! Probes against real local servers: plain HTTP, HTTPS with a trusted, an untrusted
-//! and an expired certificate, and TCP.
+//! and an expired certificate, TCP, DNS against Debian's dnsmasq, and ICMP to the
+//! loopback address.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,13 @@ use std::time::Duration;
 use regex::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use wk_collect::probe::{HttpProbe, HttpProbeOptions, TcpProbe, not_after_unix};
+use wk_collect::probe::{
+    HttpProbe, HttpProbeOptions, IcmpProbe, PING_GROUP_RANGE, ProbeConfig, TcpProbe, dns_probe, not_after_unix,
+};
+
+mod common;
+
+use common::dnsmasq::{Dnsmasq, free_port};
 
 /// Serves every connection with `response` after reading the request head.
 async fn http_server(response: &'static str) -> std::net::SocketAddr {
@@ -182,4 +189,91 @@ async fn tcp_probe() {
     assert_eq!(outcome.value("probe_success"), Some(0.0));
     let outcome = TcpProbe::new("no-such-host.invalid:80", Duration::from_secs(5)).run().await;
     assert!(outcome.error.unwrap().contains("resolving"));
+}
+
+// ---------------------------------------------------------------------------------------
+// DNS probe against Debian's dnsmasq, ICMP probe to the loopback address.
+
+fn dns_probe_config(server: std::net::SocketAddr, dns: &str) -> ProbeConfig {
+    serde_saphyr::from_str(&format!("name: d\ntype: dns\ntarget: '{server}'\ntimeout: 2s\ndns: {dns}\n")).unwrap()
+}
+
+#[tokio::test]
+async fn dns_probe_counts_records_and_checks_the_response_code() {
+    let dns = Dnsmasq::start(
+        free_port(),
+        &["--host-record=node.wk.test,127.0.0.1".to_owned(), "--srv-host=_m._tcp.wk.test,node.wk.test,9100".to_owned()],
+    )
+    .await;
+    for transport in ["udp", "tcp"] {
+        let config = dns_probe_config(
+            dns.addr,
+            &format!("{{query_name: node.wk.test, query_type: A, transport_protocol: {transport}}}"),
+        );
+        let outcome = dns_probe(&config).unwrap().run().await;
+        assert!(outcome.success, "{transport}: {:?}", outcome.error);
+        assert_eq!(outcome.value("probe_dns_answer_rrs"), Some(1.0), "{transport}");
+        assert_eq!(outcome.value("probe_dns_query_succeeded"), Some(1.0));
+        assert_eq!(outcome.value("probe_ip_protocol"), Some(4.0));
+    }
+    let srv = dns_probe(&dns_probe_config(dns.addr, "{query_name: _m._tcp.wk.test, query_type: SRV}")).unwrap();
+    assert_eq!(srv.run().await.value("probe_dns_answer_rrs"), Some(1.0));
+
+    // NXDOMAIN fails by default, succeeds when listed.
+    let missing = dns_probe(&dns_probe_config(dns.addr, "{query_name: missing.wk.test, query_type: A}")).unwrap();
+    let outcome = missing.run().await;
+    assert!(!outcome.success);
+    assert_eq!(outcome.error.as_deref(), Some(format!("{} answered NXDOMAIN, not one of NOERROR", dns.addr).as_str()));
+    assert_eq!(outcome.value("probe_dns_answer_rrs"), Some(0.0));
+    let config =
+        dns_probe_config(dns.addr, "{query_name: missing.wk.test, query_type: A, valid_rcodes: [NOERROR, NXDOMAIN]}");
+    assert!(dns_probe(&config).unwrap().run().await.success);
+
+    // A server that is gone: no answer within the timeout, clearly said.
+    let addr = dns.addr;
+    drop(dns);
+    let outcome = dns_probe(&dns_probe_config(addr, "{query_name: node.wk.test}")).unwrap().run().await;
+    assert!(!outcome.success);
+    assert_eq!(outcome.value("probe_dns_query_succeeded"), Some(0.0));
+    let error = outcome.error.unwrap();
+    assert!(error.contains(&addr.to_string()), "{error}");
+}
+
+#[test]
+fn dns_probe_settings_are_checked() {
+    let addr: std::net::SocketAddr = "127.0.0.1:53".parse().unwrap();
+    for (dns, want) in [
+        ("{query_type: A}", "dns.query_name is required"),
+        ("{query_name: a, query_type: BOGUS}", "dns.query_type \"BOGUS\""),
+        ("{query_name: a, transport_protocol: quic}", "dns.transport_protocol \"quic\""),
+        ("{query_name: a, valid_rcodes: [NOPE]}", "unknown response code \"NOPE\""),
+    ] {
+        let err = dns_probe(&dns_probe_config(addr, dns)).unwrap_err();
+        assert!(err.contains(want), "{dns}: {err}");
+    }
+}
+
+/// Whether this process's groups fall in `net.ipv4.ping_group_range`.
+fn ping_sockets_allowed() -> bool {
+    let range = std::fs::read_to_string(PING_GROUP_RANGE).unwrap_or_default();
+    let bounds: Vec<u32> = range.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [low, high] = bounds[..] else { return false };
+    let mut groups: Vec<u32> = rustix::process::getgroups().unwrap().into_iter().map(|g| g.as_raw()).collect();
+    groups.push(rustix::process::getegid().as_raw());
+    groups.iter().any(|g| (low..=high).contains(g))
+}
+
+#[tokio::test]
+async fn icmp_probe_pings_loopback_or_says_why_it_cannot() {
+    let outcome = IcmpProbe::new("127.0.0.1", Duration::from_secs(2)).run().await;
+    if ping_sockets_allowed() {
+        assert!(outcome.success, "{:?}", outcome.error);
+        assert_eq!(outcome.value("probe_ip_protocol"), Some(4.0));
+        let rtt = outcome.families.iter().find(|f| f.name == "probe_icmp_duration_seconds").unwrap();
+        assert_eq!(rtt.samples.len(), 3, "resolve, setup and rtt phases");
+    } else {
+        assert!(!outcome.success);
+        let error = outcome.error.unwrap();
+        assert!(error.contains("net.ipv4.ping_group_range") && error.contains("sysctl -w"), "{error}");
+    }
 }

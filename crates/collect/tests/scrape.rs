@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wk_collect::scrape::fetch::ClientSettings;
-use wk_collect::scrape::{
-    ScrapeConfig, ScrapeDefaults, ScrapeManager, ScrapeManagerOptions, TargetClient, TargetsReport,
-};
-use wk_config::{Location, Problems, PromDuration};
-use wk_model::{MatchOp, Matcher, is_stale_nan};
-use wk_storage::Querier;
-use wk_tsdb::{Head, HeadOptions};
+use wk_collect::scrape::{TargetClient, TargetsReport};
+use wk_config::PromDuration;
+use wk_model::is_stale_nan;
+
+mod common;
+
+use common::{eventually, job, last, manager, new_head, series};
 
 // ---------------------------------------------------------------------------------------
 // Fixtures.
@@ -169,73 +169,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
-}
-
-/// A job from YAML, defaulted and validated as the configuration loader does, with a
-/// 200 ms interval unless the YAML says otherwise.
-fn job(yaml: &str) -> ScrapeConfig {
-    let mut job: ScrapeConfig = serde_saphyr::from_str(yaml).unwrap();
-    let defaults = ScrapeDefaults {
-        scrape_interval: PromDuration::from_millis(200),
-        scrape_timeout: PromDuration::from_millis(200),
-        ..Default::default()
-    };
-    let mut problems = Problems::default();
-    job.finalize(&defaults, Location::UNKNOWN, &mut problems);
-    assert!(!problems.has_errors(), "{:?}", problems.into_sorted());
-    job
-}
-
-fn manager(head: &Arc<Head>) -> ScrapeManager {
-    ScrapeManager::with_options(
-        head.clone(),
-        ScrapeManagerOptions { file_sd_poll_interval: Duration::from_millis(100) },
-    )
-}
-
-type SeriesData = (String, Vec<(i64, f64)>);
-
-/// Every series matching `name` and the `extra` equality matchers, formatted labels
-/// and samples.
-fn series(head: &Head, name: &str, extra: &[(&str, &str)]) -> Vec<SeriesData> {
-    let mut matchers = vec![Matcher::new(MatchOp::Eq, "__name__", name).unwrap()];
-    for (n, v) in extra {
-        matchers.push(Matcher::new(MatchOp::Eq, *n, *v).unwrap());
-    }
-    let querier = head.querier();
-    querier
-        .select(&matchers, i64::MIN, i64::MAX)
-        .unwrap()
-        .map(|s| {
-            let s = s.unwrap();
-            (format!("{:?}", s.labels), s.samples.map(|x| x.map(|x| (x.t, x.v)).unwrap()).collect())
-        })
-        .collect()
-}
-
-/// The last sample of the only series matching, if there is exactly one.
-fn last(head: &Head, name: &str, extra: &[(&str, &str)]) -> Option<(i64, f64)> {
-    let found = series(head, name, extra);
-    if found.len() != 1 {
-        return None;
-    }
-    found[0].1.last().copied()
-}
-
-/// Polls `check` every 20 ms until it returns `Some`, failing after 6 s.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(6);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn new_head() -> Arc<Head> {
-    Arc::new(Head::new(HeadOptions::default()).unwrap())
 }
 
 fn target_error(report: &TargetsReport, url_part: &str) -> Option<String> {

@@ -18,6 +18,7 @@ const PLACES: &[(&str, &str)] = &[
     ("self_monitoring", "self_monitoring:\n  zzz_unknown: 1\n"),
     ("probes", "probes:\n  - name: a\n    type: tcp\n    target: a:1\n    zzz_unknown: 1\n"),
     ("probes.http", "probes:\n  - name: a\n    type: http\n    target: http://a/\n    http:\n      zzz_unknown: 1\n"),
+    ("probes.dns", "probes:\n  - name: a\n    type: dns\n    target: 127.0.0.1\n    dns:\n      zzz_unknown: 1\n"),
     ("heartbeats", "heartbeats:\n  - name: a\n    period: 1m\n    zzz_unknown: 1\n"),
     ("scrape config", "scrape_configs:\n  - job_name: a\n    zzz_unknown: 1\n"),
     ("static_configs", "scrape_configs:\n  - job_name: a\n    static_configs:\n      - zzz_unknown: 1\n"),

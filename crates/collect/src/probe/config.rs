@@ -12,7 +12,8 @@ use wk_config::{Location, Problems, PromDuration};
 pub struct ProbeConfig {
     /// A unique name; the `job` label of the probe's series.
     pub name: String,
-    /// `http` (URL target) or `tcp` (`host:port` target).
+    /// `http` (URL target), `tcp` (`host:port`), `dns` (a DNS server, `host[:port]`)
+    /// or `icmp` (a host).
     #[serde(rename = "type")]
     pub kind: ProbeKind,
     /// What to probe; the `instance` label of the probe's series.
@@ -29,6 +30,9 @@ pub struct ProbeConfig {
     /// HTTP settings (only for `type: http`).
     #[serde(default)]
     pub http: HttpProbeConfig,
+    /// DNS settings (only for `type: dns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsProbeConfig>,
 }
 
 /// The kind of check.
@@ -39,6 +43,35 @@ pub enum ProbeKind {
     Http,
     /// A TCP connection.
     Tcp,
+    /// A DNS query to a server.
+    Dns,
+    /// An ICMP echo ("ping") over an unprivileged ping socket.
+    Icmp,
+}
+
+/// Settings of a DNS probe, with blackbox_exporter's names.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsProbeConfig {
+    /// The name asked for. Required.
+    pub query_name: String,
+    /// The record type asked for. Default `ANY`.
+    pub query_type: String,
+    /// `udp` (default; TCP when the answer is truncated) or `tcp`.
+    pub transport_protocol: String,
+    /// Response codes that count as success. Default `[NOERROR]`.
+    pub valid_rcodes: Vec<String>,
+}
+
+impl Default for DnsProbeConfig {
+    fn default() -> Self {
+        Self {
+            query_name: String::new(),
+            query_type: "ANY".to_owned(),
+            transport_protocol: "udp".to_owned(),
+            valid_rcodes: vec!["NOERROR".to_owned()],
+        }
+    }
 }
 
 /// Settings of an HTTP probe, with blackbox_exporter's names.
@@ -112,6 +145,22 @@ pub fn validate(probes: &[wk_config::Spanned<ProbeConfig>], problems: &mut Probl
                     problems.error(at, format!("probe {:?}: a tcp target is host:port, not {:?}", p.name, p.target));
                 }
             }
+            ProbeKind::Dns => {
+                if let Err(e) = super::dns_probe(p) {
+                    problems.error(at, format!("probe {:?}: {e}", p.name));
+                }
+            }
+            ProbeKind::Icmp => {
+                if p.target.is_empty() || p.target.contains(['/', ' ']) {
+                    problems.error(
+                        at,
+                        format!("probe {:?}: an icmp target is a host name or IP address, not {:?}", p.name, p.target),
+                    );
+                }
+            }
+        }
+        if p.kind != ProbeKind::Dns && p.dns.is_some() {
+            problems.error(at, format!("probe {:?}: dns settings need type: dns", p.name));
         }
     }
 }

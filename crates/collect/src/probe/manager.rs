@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use wk_storage::Appendable;
 
 use super::config::{ProbeConfig, ProbeKind};
-use super::{HttpProbe, HttpProbeOptions, ProbeOutcome, TcpProbe};
+use super::{DnsProbe, HttpProbe, HttpProbeOptions, IcmpProbe, ProbeOutcome, TcpProbe, dns_probe};
 use crate::writer::{FamilyWriter, now_ms};
 
 struct Running {
@@ -81,11 +81,15 @@ impl ProbeManager {
 enum Prober {
     Http(Box<HttpProbe>),
     Tcp(TcpProbe),
+    Dns(DnsProbe),
+    Icmp(IcmpProbe),
 }
 
 fn prober(config: &ProbeConfig) -> Result<Prober, String> {
     match config.kind {
         ProbeKind::Tcp => Ok(Prober::Tcp(TcpProbe::new(config.target.clone(), config.timeout.get()))),
+        ProbeKind::Dns => Ok(Prober::Dns(dns_probe(config)?)),
+        ProbeKind::Icmp => Ok(Prober::Icmp(IcmpProbe::new(config.target.clone(), config.timeout.get()))),
         ProbeKind::Http => {
             let h = &config.http;
             let compile = |list: &[String]| -> Result<Vec<regex::Regex>, String> {
@@ -133,6 +137,8 @@ async fn run(config: ProbeConfig, store: Arc<dyn Appendable>, mut stop: watch::R
         let outcome: ProbeOutcome = match prober {
             Prober::Http(p) => p.run().await,
             Prober::Tcp(p) => p.run().await,
+            Prober::Dns(p) => p.run().await,
+            Prober::Icmp(p) => p.run().await,
         };
         if let Some(error) = &outcome.error {
             tracing::debug!(probe = %config.name, target = %config.target, %error, "probe failed");

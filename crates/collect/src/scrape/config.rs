@@ -165,7 +165,7 @@ pub struct ScrapeConfig {
     pub file_sd_configs: Vec<FileSdConfig>,
     /// Targets from DNS SRV, A, AAAA, MX or NS records.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns_sd_configs: Vec<DnsSdConfig>,
+    pub dns_sd_configs: Vec<Spanned<DnsSdConfig>>,
     /// Targets from an HTTP endpoint.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_sd_configs: Vec<Spanned<HttpSdConfig>>,
@@ -386,6 +386,10 @@ pub struct DnsSdConfig {
     pub port: u16,
     /// How often the names are resolved. Default 30s.
     pub refresh_interval: PromDuration,
+    /// Watchkeeper extension: the DNS servers to ask (`IP` or `IP:PORT`, port 53 by
+    /// default) instead of those of `/etc/resolv.conf`; no search domains apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nameservers: Vec<String>,
 }
 
 impl Default for DnsSdConfig {
@@ -395,8 +399,32 @@ impl Default for DnsSdConfig {
             record_type: "SRV".to_owned(),
             port: 0,
             refresh_interval: PromDuration::from_secs(30),
+            nameservers: Vec::new(),
         }
     }
+}
+
+impl DnsSdConfig {
+    /// The resolver configuration to use: the `nameservers` when given, otherwise the
+    /// system's `/etc/resolv.conf`, read anew each time (as Prometheus does), so a
+    /// changed file takes effect at the next refresh.
+    pub fn resolver_config(&self) -> Result<crate::dns::ResolverConfig, String> {
+        if self.nameservers.is_empty() {
+            return crate::dns::ResolverConfig::system();
+        }
+        let servers = self.nameservers.iter().map(|s| parse_nameserver(s)).collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::dns::ResolverConfig::with_servers(servers))
+    }
+}
+
+/// A name server written as `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 by default.
+pub fn parse_nameserver(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("invalid name server {text:?}: write an IP address, optionally with :PORT"))
 }
 
 /// `http_sd_configs:` entry.
@@ -563,7 +591,8 @@ impl ScrapeConfig {
                 }
             }
         }
-        for sd in &self.dns_sd_configs {
+        for spanned in &self.dns_sd_configs {
+            let (sd, at) = (&spanned.value, spanned.referenced);
             if sd.names.is_empty() {
                 problems.error(at, "DNS-SD config must contain at least one SRV record name");
             }
@@ -575,10 +604,21 @@ impl ScrapeConfig {
                 }
                 other => problems.error(at, format!("invalid DNS-SD records type {other:?}")),
             }
+            if sd.refresh_interval.get().is_zero() {
+                problems.error(at, "dns_sd_configs: refresh_interval must be greater than 0s");
+            }
+            for server in &sd.nameservers {
+                if let Err(e) = parse_nameserver(server) {
+                    problems.error(at, format!("dns_sd_configs: {e}"));
+                }
+            }
         }
         for sd in &self.http_sd_configs {
             if let Err(e) = validate_http_url(&sd.value.url) {
                 problems.error(sd.referenced, format!("http_sd_configs: {e}"));
+            }
+            if sd.value.refresh_interval.get().is_zero() {
+                problems.error(sd.referenced, "http_sd_configs: refresh_interval must be greater than 0s");
             }
         }
         for (key, present) in self.unsupported_discovery() {

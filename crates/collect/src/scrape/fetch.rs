@@ -191,6 +191,8 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The response status (always a 2xx: other statuses are errors).
+    pub status: http::StatusCode,
 }
 
 /// One target's HTTP client, holding its keep-alive connection between scrapes.
@@ -297,7 +299,7 @@ impl TargetClient {
         } else {
             raw.into()
         };
-        Ok(Fetched { body, content_type })
+        Ok(Fetched { body, content_type, status })
     }
 
     async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, String> {

@@ -5,8 +5,10 @@
 //! unchanged jobs keep running untouched; a changed job's loops hand their series to
 //! the loops of the new configuration (so nothing goes stale across a reload); removed
 //! jobs stop and mark their series stale. A pool's discovery task reads
-//! `static_configs` once and re-reads `file_sd_configs` files when they change (polled)
-//! and every `refresh_interval`, then syncs the loops: new targets start, vanished
+//! `static_configs` once, re-reads `file_sd_configs` files when they change (polled)
+//! and every `refresh_interval`, and takes the groups of the `dns_sd_configs` and
+//! `http_sd_configs` refreshers (see [`super::refresh`]) as they change; then it syncs
+//! the loops: new targets start, vanished
 //! targets stop with staleness markers, unchanged targets keep their loops.
 //!
 //! Locks: the manager's pool map and each pool's target map are std mutexes, held only
@@ -19,14 +21,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wk_storage::Appendable;
 
 use super::append::write_stale;
 use super::job::JobSettings;
+use super::refresh::{self, DiscoveryCounters, Update};
 use super::report::{ActiveTarget, DroppedTarget, TargetsReport, global_url, rfc3339};
 use super::scrape_loop::{ForcedError, LoopExit, LoopHandle, Stop, millis};
-use super::{Populated, ScrapeConfig, TargetGroup, populate};
+use super::{DnsSdConfig, HttpSdConfig, Populated, ScrapeConfig, TargetGroup, populate};
 use crate::discovery::{FileWatch, expand_patterns, read_file_groups, static_groups};
 
 /// Tuning of the scrape manager.
@@ -51,6 +55,7 @@ pub struct ScrapeManager {
     store: Arc<dyn Appendable>,
     options: ScrapeManagerOptions,
     pools: Mutex<BTreeMap<String, Pool>>,
+    counters: Arc<DiscoveryCounters>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -90,7 +95,13 @@ impl ScrapeManager {
 
     /// A manager with explicit options.
     pub fn with_options(store: Arc<dyn Appendable>, options: ScrapeManagerOptions) -> Self {
-        Self { store, options, pools: Mutex::new(BTreeMap::new()) }
+        Self { store, options, pools: Mutex::new(BTreeMap::new()), counters: Arc::default() }
+    }
+
+    /// Counts of DNS-SD lookups and HTTP-SD refreshes, and of their failures, over
+    /// every job since the manager was made.
+    pub fn discovery_counters(&self) -> Arc<DiscoveryCounters> {
+        self.counters.clone()
     }
 
     /// Makes `jobs` (validated and defaulted by the configuration loader) the running
@@ -117,7 +128,7 @@ impl ScrapeManager {
             };
             let inherited = pools.remove(&name).map(Pool::hand_over).unwrap_or_default();
             tracing::info!(job = %name, "starting scrape pool");
-            let pool = Pool::start(job, fingerprint, base_dir.clone(), inherited, self.store.clone(), &self.options);
+            let pool = Pool::start(job, fingerprint, base_dir.clone(), inherited, self.store.clone(), self);
             pools.insert(name, pool);
         }
         let removed: Vec<String> = pools.keys().filter(|n| !wanted.contains(*n)).cloned().collect();
@@ -176,7 +187,7 @@ impl Pool {
         base_dir: PathBuf,
         inherited: HashMap<u64, JoinHandle<LoopExit>>,
         store: Arc<dyn Appendable>,
-        options: &ScrapeManagerOptions,
+        manager: &ScrapeManager,
     ) -> Self {
         let targets = Arc::new(Mutex::new(PoolTargets { inherited, ..Default::default() }));
         let discovery = Discovery {
@@ -184,7 +195,8 @@ impl Pool {
             targets: targets.clone(),
             store,
             base_dir: base_dir.clone(),
-            poll: options.file_sd_poll_interval.max(Duration::from_millis(10)),
+            poll: manager.options.file_sd_poll_interval.max(Duration::from_millis(10)),
+            counters: manager.counters.clone(),
         };
         Self { fingerprint, base_dir, targets, discovery: tokio::spawn(discovery.run()) }
     }
@@ -272,6 +284,7 @@ struct Discovery {
     store: Arc<dyn Appendable>,
     base_dir: PathBuf,
     poll: Duration,
+    counters: Arc<DiscoveryCounters>,
 }
 
 impl Discovery {
@@ -281,9 +294,16 @@ impl Discovery {
         let mut watches: Vec<FileWatch> = file_sd.iter().map(|_| FileWatch::default()).collect();
         let mut last_read: Vec<Option<Instant>> = vec![None; file_sd.len()];
         let mut file_groups: Vec<BTreeMap<PathBuf, Vec<TargetGroup>>> = vec![BTreeMap::new(); file_sd.len()];
-        let mut first = true;
+        let (updates, mut updated) = mpsc::channel::<Update>(16);
+        let dns: Vec<DnsSdConfig> = self.job.config.dns_sd_configs.iter().map(|c| c.value.clone()).collect();
+        let http: Vec<HttpSdConfig> = self.job.config.http_sd_configs.iter().map(|c| c.value.clone()).collect();
+        // Dropping `_refreshers` (when this task ends or is aborted) stops them.
+        let (_refreshers, refresher_count) = refresh::start(&self.job.name, &dns, &http, &self.counters, &updates);
+        drop(updates);
+        let mut refreshed: Vec<Vec<TargetGroup>> = vec![Vec::new(); refresher_count];
+        let mut dirty = true;
         loop {
-            let mut changed = first;
+            let mut changed = std::mem::take(&mut dirty);
             for (i, sd) in file_sd.iter().enumerate() {
                 let files_changed = watches[i].changed(sd, &self.base_dir);
                 let refresh_due = last_read[i].is_none_or(|t| t.elapsed() >= sd.refresh_interval.get());
@@ -296,16 +316,35 @@ impl Discovery {
                     }
                 }
             }
+            while let Ok((i, groups)) = updated.try_recv() {
+                refreshed[i] = groups;
+                changed = true;
+            }
             if changed {
-                let all: Vec<&TargetGroup> =
-                    statics.iter().chain(file_groups.iter().flat_map(|m| m.values().flatten())).collect();
+                let all: Vec<&TargetGroup> = statics
+                    .iter()
+                    .chain(file_groups.iter().flat_map(|m| m.values().flatten()))
+                    .chain(refreshed.iter().flatten())
+                    .collect();
                 self.sync(&all);
             }
-            first = false;
-            if file_sd.is_empty() {
-                return;
+            let update = match (file_sd.is_empty(), refresher_count) {
+                (true, 0) => return,
+                (true, _) => updated.recv().await,
+                (false, _) => tokio::select! {
+                    () = tokio::time::sleep(self.poll) => continue,
+                    update = updated.recv(), if refresher_count > 0 => update,
+                },
+            };
+            match update {
+                Some((i, groups)) => {
+                    refreshed[i] = groups;
+                    dirty = true;
+                }
+                // Every refresher has ended (none could start): nothing more to wait for.
+                None if file_sd.is_empty() => return,
+                None => tokio::time::sleep(self.poll).await,
             }
-            tokio::time::sleep(self.poll).await;
         }
     }
 
