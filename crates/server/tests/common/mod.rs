@@ -165,6 +165,7 @@ impl TestEnv {
             overrides: Overrides {
                 listen_address: Some("127.0.0.1:0".parse().unwrap()),
                 storage_path: Some(self.dir.path().join("data")),
+                otlp_grpc_listen_address: Some("127.0.0.1:0".parse().unwrap()),
             },
         }
     }
