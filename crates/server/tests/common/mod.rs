@@ -235,9 +235,20 @@ pub fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
 /// One call over a fresh HTTP/2 connection (prior knowledge, no TLS), bounded to 10 s.
 /// `headers` are added to `te: trailers`; give `content-type` yourself.
 pub async fn grpc_call(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> GrpcAnswer {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    grpc_call_over(tcp, addr, path, headers, body).await
+}
+
+/// Like [`grpc_call`] over an established stream (plain or TLS).
+pub async fn grpc_call_over<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> GrpcAnswer {
     let call = async {
-        let tcp = TcpStream::connect(addr).await.expect("connect");
-        let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
+        let (client, connection) = h2::client::handshake(stream).await.expect("HTTP/2 handshake");
         let driver = tokio::spawn(async move {
             let _ = connection.await;
         });
