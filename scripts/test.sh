@@ -24,6 +24,10 @@ if ((${#need[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The official OpenTelemetry Python SDK, the real OTLP/gRPC client of
+# crates/server/tests/otlp_grpc.rs, in a venv under target/ (installed once).
+scripts/py-venv.sh
+
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
     log "installing rustup component $component"

@@ -9,9 +9,11 @@
 //! rejections (the accepted rest is stored, as Prometheus does), 415 for a wrong
 //! content type, 413 over a size limit, 429 or 503 with `Retry-After` when the sender
 //! should back off and retry; OTLP 200 with `partial_success`; Influx 204, or 400 with
-//! InfluxDB's JSON error shapes.
+//! InfluxDB's JSON error shapes. OTLP/gRPC ([`grpc`]) is served on its own port by a
+//! router that shares the slots, metrics and metadata of the HTTP routes.
 
 mod append;
+pub mod grpc;
 mod handlers;
 mod metrics;
 
@@ -59,21 +61,51 @@ pub(crate) struct IngestState {
     pub(crate) metadata: Arc<crate::metadata::MetadataCache>,
 }
 
-/// The ingestion routes, writing into `store`.
+/// Push ingestion into one store: the HTTP routes and the OTLP/gRPC router, sharing
+/// one set of request slots, counters and metadata, so both transports of OTLP
+/// behave and are counted alike.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    state: IngestState,
+}
+
+impl Ingest {
+    /// Ingestion writing into `store`.
+    pub fn new(
+        store: Arc<dyn Appendable>,
+        options: IngestOptions,
+        metrics: IngestMetrics,
+        metadata: Arc<crate::metadata::MetadataCache>,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
+        Self { state: IngestState { store, options: Arc::new(options), slots, metrics, metadata } }
+    }
+
+    /// The HTTP routes: remote_write, OTLP/HTTP, Influx v1 and v2.
+    pub fn http_router(&self) -> Router {
+        let max_body = self.state.options.limits.max_body_bytes;
+        Router::new()
+            .route("/api/v1/write", post(handlers::remote_write))
+            .route("/v1/metrics", post(handlers::otlp))
+            .route("/write", post(handlers::influx_v1))
+            .route("/api/v2/write", post(handlers::influx_v2))
+            .layer(DefaultBodyLimit::max(max_body))
+            .with_state(self.state.clone())
+    }
+
+    /// The router of the OTLP/gRPC port: `MetricsService/Export`, and `UNIMPLEMENTED`
+    /// for every other path.
+    pub fn otlp_grpc_router(&self, options: grpc::GrpcOptions) -> Router {
+        grpc::router(self.state.clone(), options)
+    }
+}
+
+/// The HTTP ingestion routes, writing into `store` (see [`Ingest::http_router`]).
 pub fn router(
     store: Arc<dyn Appendable>,
     options: IngestOptions,
     metrics: IngestMetrics,
     metadata: Arc<crate::metadata::MetadataCache>,
 ) -> Router {
-    let slots = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
-    let state = IngestState { store, options: Arc::new(options), slots, metrics, metadata };
-    let max_body = state.options.limits.max_body_bytes;
-    Router::new()
-        .route("/api/v1/write", post(handlers::remote_write))
-        .route("/v1/metrics", post(handlers::otlp))
-        .route("/write", post(handlers::influx_v1))
-        .route("/api/v2/write", post(handlers::influx_v2))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(state)
+    Ingest::new(store, options, metrics, metadata).http_router()
 }

@@ -7,6 +7,7 @@
 //! Watchkeeper does not act on yet are accepted, kept, and reported as warnings.
 
 mod global;
+mod otlp;
 mod query;
 mod storage;
 mod web;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 
 pub use global::{GlobalConfig, NameValidationScheme};
+pub use otlp::{DEFAULT_OTLP_GRPC_LISTEN_ADDRESS, OtlpConfig, OtlpGrpcConfig};
 pub use query::QueryConfig;
 pub use storage::{FsyncPolicy, LimitsConfig, StorageConfig, WalConfig};
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
@@ -60,9 +62,10 @@ pub struct Config {
     /// Prometheus remote read sources.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<Value>,
-    /// Prometheus's OTLP translation settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub otlp: Option<Value>,
+    /// OTLP: the OTLP/gRPC listener, and Prometheus's translation settings (accepted,
+    /// not acted on yet).
+    #[serde(deserialize_with = "null_as_default")]
+    pub otlp: OtlpConfig,
     /// Prometheus's tracing exporter settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Value>,
@@ -100,7 +103,7 @@ impl Default for Config {
             alerting: AlertingConfig::default(),
             remote_write: Vec::new(),
             remote_read: Vec::new(),
-            otlp: None,
+            otlp: OtlpConfig::default(),
             tracing: None,
             storage: StorageConfig::default(),
             host_agent: HostAgentConfig::default(),
@@ -231,6 +234,7 @@ impl Config {
         }
         self.storage.validate(problems);
         self.query.validate(problems);
+        self.otlp.validate(self.web.listen_address, problems);
         wk_collect::probe::config::validate(&self.probes, problems);
         wk_collect::heartbeat::validate(&self.heartbeats, problems);
         if self.host_agent.interval.get().is_zero() {

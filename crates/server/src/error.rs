@@ -31,9 +31,11 @@ pub enum Error {
         /// What the lock file says about its holder (pid), if readable.
         holder: Option<String>,
     },
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    /// A listen address could not be bound.
+    #[error("cannot listen on {address} ({setting}): {source}")]
     Listen {
+        /// The setting that names the address, such as `web.listen_address`.
+        setting: &'static str,
         /// The address.
         address: std::net::SocketAddr,
         /// The I/O error.

@@ -19,6 +19,8 @@ pub struct Overrides {
     pub listen_address: Option<SocketAddr>,
     /// `--storage.path`.
     pub storage_path: Option<PathBuf>,
+    /// `--otlp.grpc.listen-address`.
+    pub otlp_grpc_listen_address: Option<SocketAddr>,
 }
 
 impl Overrides {
@@ -28,6 +30,9 @@ impl Overrides {
         }
         if let Some(path) = &self.storage_path {
             config.storage.path = path.clone();
+        }
+        if let Some(address) = self.otlp_grpc_listen_address {
+            config.otlp.grpc.listen_address = address;
         }
     }
 }
@@ -116,6 +121,14 @@ fn warn_restart_needed(old: &Config, new: &Config) {
             old = %old.web.listen_address,
             new = %new.web.listen_address,
             "web.listen_address changed: the new address takes effect after a restart"
+        );
+    }
+    let (old_grpc, new_grpc) = (&old.otlp.grpc, &new.otlp.grpc);
+    if (old_grpc.enabled, old_grpc.listen_address) != (new_grpc.enabled, new_grpc.listen_address) {
+        tracing::warn!(
+            old = %old_grpc.listen_address,
+            new = %new_grpc.listen_address,
+            "otlp.grpc changed: the OTLP/gRPC listener changes after a restart"
         );
     }
     if old.storage.path != new.storage.path {

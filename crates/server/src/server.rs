@@ -1,6 +1,7 @@
 //! Start-up, signals and ordered shutdown.
 //!
-//! Start order: configuration → data directory lock → metrics → listener → ready.
+//! Start order: configuration → data directory lock → metrics → listeners (HTTP, and
+//! OTLP/gRPC when enabled) → ready. Both listeners stop and drain together.
 //! Stop order (SIGINT/SIGTERM or [`Server::shutdown`]): not ready → stop accepting →
 //! drain in-flight requests → flush engines → release the data directory.
 
@@ -37,11 +38,13 @@ pub struct ServerOptions {
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
+    grpc_addr: Option<SocketAddr>,
     config: Arc<LiveConfig>,
     metrics: Arc<SelfMetrics>,
     ready: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     serving: JoinHandle<bool>,
+    grpc_serving: Option<JoinHandle<bool>>,
     workers: Vec<JoinHandle<()>>,
     scrape: Arc<ScrapeManager>,
     probes: Arc<wk_collect::probe::ProbeManager>,
@@ -70,12 +73,29 @@ impl Server {
 
         let web = &snapshot.web;
         let tls = web.tls_config.as_ref().map(tls::acceptor).transpose()?;
-        let listener = TcpListener::bind(web.listen_address)
-            .await
-            .map_err(|source| Error::Listen { address: web.listen_address, source })?;
+        let listener = TcpListener::bind(web.listen_address).await.map_err(|source| Error::Listen {
+            setting: "web.listen_address",
+            address: web.listen_address,
+            source,
+        })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| Error::Io { context: "reading the bound address".to_owned(), source })?;
+        let grpc_listener = match &snapshot.otlp.grpc {
+            grpc if grpc.enabled => {
+                let address = grpc.listen_address;
+                let listener = TcpListener::bind(address).await.map_err(|source| Error::Listen {
+                    setting: "otlp.grpc.listen_address",
+                    address,
+                    source,
+                })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| Error::Io { context: "reading the bound gRPC address".to_owned(), source })?;
+                Some((listener, bound))
+            }
+            _ => None,
+        };
 
         let ready = Arc::new(AtomicBool::new(false));
         let state = AppState { metrics: metrics.clone(), config: config.clone(), ready: ready.clone() };
@@ -94,7 +114,8 @@ impl Server {
             storage.queryable().as_ref(),
         ));
         let metadata = Arc::new(wk_api::metadata::MetadataCache::default());
-        let ingest = wk_api::ingest::router(storage.appendable(), Default::default(), ingest_metrics, metadata.clone());
+        let ingest =
+            wk_api::ingest::Ingest::new(storage.appendable(), Default::default(), ingest_metrics, metadata.clone());
         let query = wk_api::query::router(storage.queryable(), snapshot.query.options(), metadata);
         let runtime = crate::status::RuntimeInfo {
             start_time: std::time::SystemTime::now(),
@@ -111,13 +132,25 @@ impl Server {
         };
         let status = crate::status::router(scrape.clone(), storage.clone(), runtime, heartbeats.clone());
         let admin = crate::admin::router(config.clone(), storage.clone());
-        let app = http::router(state, extra.merge(ingest).merge(query).merge(status).merge(admin), limits);
+        let app =
+            http::router(state, extra.merge(ingest.http_router()).merge(query).merge(status).merge(admin), limits);
         let listener_options = ListenerOptions {
             max_connections: web.max_connections,
             header_read_timeout: web.header_read_timeout.get(),
             drain_timeout: web.shutdown_timeout.get(),
         };
         let (stop, stop_rx) = watch::channel(false);
+        let grpc_addr = grpc_listener.as_ref().map(|(_, bound)| *bound);
+        let grpc_serving = grpc_listener.map(|(grpc_listener, bound)| {
+            let grpc_options = wk_api::ingest::grpc::GrpcOptions {
+                max_message_bytes: limits.max_body_bytes,
+                request_timeout: limits.timeout,
+            };
+            let grpc_app = ingest.otlp_grpc_router(grpc_options);
+            let scheme = if tls.is_some() { "with TLS" } else { "without TLS" };
+            tracing::info!(address = %bound, "OTLP/gRPC is listening on {bound} ({scheme})");
+            tokio::spawn(listener::serve(grpc_listener, tls.clone(), grpc_app, listener_options, stop_rx.clone()))
+        });
         let serving = tokio::spawn(listener::serve(listener, tls, app, listener_options, stop_rx.clone()));
         let mut workers = vec![
             tokio::spawn(crate::status::follow_reloads(
@@ -146,20 +179,40 @@ impl Server {
         }
         ready.store(true, Ordering::Release);
         metrics.ready.set(1);
-        if !local_addr.ip().is_loopback() {
+        let exposed = std::iter::once(local_addr).chain(grpc_addr).filter(|a| !a.ip().is_loopback());
+        for address in exposed {
             tracing::warn!(
-                address = %local_addr,
+                %address,
                 "listening beyond loopback: Watchkeeper has no authentication yet, so anyone who can reach this address can read data and reload the configuration; put it behind a firewall or an authenticating proxy"
             );
         }
         let scheme = if web.tls_config.is_some() { "https" } else { "http" };
         tracing::info!(address = %local_addr, "Watchkeeper is listening on {scheme}://{local_addr}");
-        Ok(Self { local_addr, config, metrics, ready, stop, serving, workers, scrape, probes, storage, data_dir })
+        Ok(Self {
+            local_addr,
+            grpc_addr,
+            config,
+            metrics,
+            ready,
+            stop,
+            serving,
+            grpc_serving,
+            workers,
+            scrape,
+            probes,
+            storage,
+            data_dir,
+        })
     }
 
     /// The address the server is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the OTLP/gRPC listener is bound to, when `otlp.grpc.enabled`.
+    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     /// The live configuration.
@@ -183,7 +236,10 @@ impl Server {
         self.ready.store(false, Ordering::Release);
         self.metrics.ready.set(0);
         let _ = self.stop.send(true);
-        let drained = self.serving.await.unwrap_or(false);
+        let mut drained = self.serving.await.unwrap_or(false);
+        if let Some(grpc) = self.grpc_serving {
+            drained &= grpc.await.unwrap_or(false);
+        }
         for worker in self.workers {
             let _ = worker.await;
         }

@@ -9,6 +9,8 @@ const PLACES: &[(&str, &str)] = &[
     ("global", "global:\n  zzz_unknown: 1\n"),
     ("web", "web:\n  zzz_unknown: 1\n"),
     ("web.tls_config", "web:\n  tls_config:\n    cert_file: a\n    key_file: b\n    zzz_unknown: 1\n"),
+    ("otlp", "otlp:\n  zzz_unknown: 1\n"),
+    ("otlp.grpc", "otlp:\n  grpc:\n    zzz_unknown: 1\n"),
     ("storage", "storage:\n  zzz_unknown: 1\n"),
     ("storage.wal", "storage:\n  wal:\n    zzz_unknown: 1\n"),
     ("storage.limits", "storage:\n  limits:\n    zzz_unknown: 1\n"),

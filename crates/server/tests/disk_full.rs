@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TestEnv, request};
+use common::{OTLP_EXPORT, TestEnv, grpc_call, grpc_frame, otlp_gauge_request, request};
 use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
 
 struct Mount(PathBuf);
@@ -76,6 +76,14 @@ async fn writes_stop_before_the_disk_is_full_and_resume_by_themselves() {
     assert_eq!(refused.status, 503, "{refused:?}");
     assert!(refused.header("retry-after").is_some(), "senders are told to retry");
     assert!(refused.body.contains("disk almost full") && refused.body.contains("small-fs"), "{}", refused.body);
+    // OTLP/gRPC: UNAVAILABLE with RetryInfo, the gRPC form of 503 + Retry-After.
+    let grpc = server.otlp_grpc_addr().unwrap();
+    let body = grpc_frame(false, &otlp_gauge_request("disk_test_grpc", 1.0));
+    let answer = grpc_call(grpc, OTLP_EXPORT, &[("content-type", "application/grpc")], body).await;
+    let (code, message) = answer.status();
+    assert_eq!(code, Some(14), "UNAVAILABLE: {message}");
+    assert!(message.contains("disk almost full"), "{message}");
+    assert!(answer.status_header("grpc-status-details-bin").is_some(), "RetryInfo tells the exporter to retry");
     let metrics = request(addr, "GET", "/metrics", &[], "").await.body;
     assert!(metrics.contains("watchkeeper_storage_disk_full 1"), "{metrics}");
     assert_eq!(request(addr, "GET", "/-/healthy", &[], "").await.status, 200, "the process keeps running");

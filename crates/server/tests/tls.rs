@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestEnv, exchange};
+use common::{OTLP_EXPORT, TestEnv, exchange, grpc_call_over, grpc_frame, otlp_gauge_request};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -106,4 +106,39 @@ async fn unreadable_certificate_fails_start_with_the_file_named() {
         TestEnv::new("web:\n  tls_config:\n    cert_file: /nonexistent/cert.pem\n    key_file: /nonexistent/key.pem\n");
     let err = wk_server::Server::start(env.options()).await.unwrap_err().to_string();
     assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn otlp_grpc_is_served_over_tls_with_the_web_certificate() {
+    let env = TestEnv::new("");
+    let pair = self_signed();
+    let (cert_file, key_file) = (env.path().join("cert.pem"), env.path().join("key.pem"));
+    std::fs::write(&cert_file, &pair.cert_pem).unwrap();
+    std::fs::write(&key_file, &pair.key_pem).unwrap();
+    env.write_config(&format!(
+        "host_agent:\n  enabled: false\nweb:\n  tls_config:\n    cert_file: {}\n    key_file: {}\n",
+        cert_file.display(),
+        key_file.display()
+    ));
+    let server = env.start().await;
+    let grpc = server.otlp_grpc_addr().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pair.der.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(grpc).await.unwrap();
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake on the gRPC port");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "gRPC needs ALPN h2");
+    let body = grpc_frame(false, &otlp_gauge_request("over_tls", 1.0));
+    let answer = grpc_call_over(stream, grpc, OTLP_EXPORT, &[("content-type", "application/grpc")], body).await;
+    assert_eq!(answer.status().0, Some(0), "{answer:?}");
+    server.shutdown().await.unwrap();
 }

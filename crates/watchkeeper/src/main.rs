@@ -41,6 +41,9 @@ struct ServeArgs {
     /// Address to listen on; overrides web.listen_address [default: 127.0.0.1:9800].
     #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
     listen_address: Option<SocketAddr>,
+    /// OTLP/gRPC address; overrides otlp.grpc.listen_address [default: 127.0.0.1:4317].
+    #[arg(long = "otlp.grpc.listen-address", value_name = "HOST:PORT")]
+    otlp_grpc_listen_address: Option<SocketAddr>,
     /// Data directory; overrides storage.path [default: ./data].
     #[arg(long = "storage.path", value_name = "DIR")]
     storage_path: Option<PathBuf>,
@@ -90,7 +93,11 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let options = ServerOptions {
         config_file: args.config_file,
-        overrides: Overrides { listen_address: args.listen_address, storage_path: args.storage_path },
+        overrides: Overrides {
+            listen_address: args.listen_address,
+            storage_path: args.storage_path,
+            otlp_grpc_listen_address: args.otlp_grpc_listen_address,
+        },
     };
     let result = runtime.block_on(async {
         let signals = Signals::install()?;

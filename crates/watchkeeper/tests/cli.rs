@@ -21,7 +21,14 @@ struct Running {
 impl Running {
     fn start(data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
-            .args(["serve", "--web.listen-address", "127.0.0.1:0", "--storage.path"])
+            .args([
+                "serve",
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--otlp.grpc.listen-address",
+                "127.0.0.1:0",
+                "--storage.path",
+            ])
             .arg(data)
             .args(extra)
             .stdout(Stdio::null())
@@ -166,7 +173,14 @@ fn second_process_on_the_same_data_directory_exits_non_zero() {
     let data = dir.path().join("data");
     let _first = Running::start(&data, &[]);
     let out = Command::new(BIN)
-        .args(["serve", "--web.listen-address", "127.0.0.1:0", "--storage.path"])
+        .args([
+            "serve",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--otlp.grpc.listen-address",
+            "127.0.0.1:0",
+            "--storage.path",
+        ])
         .arg(&data)
         .output()
         .unwrap();

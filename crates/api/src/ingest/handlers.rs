@@ -15,7 +15,7 @@ use wk_storage::AppendError;
 use super::{AppendOutcome, IngestState, append_batch};
 
 /// Why a request produced no outcome.
-enum Failure {
+pub(super) enum Failure {
     /// The request itself is wrong (400, 413, 415).
     Decode(wk_ingest::Error),
     /// Storage cannot take writes now; the sender should retry.
@@ -25,7 +25,7 @@ enum Failure {
 }
 
 /// Decodes with `decode` and appends, on the blocking pool, holding an ingest slot.
-async fn ingest<F>(state: &IngestState, protocol: &'static str, decode: F) -> Result<AppendOutcome, Failure>
+pub(super) async fn ingest<F>(state: &IngestState, protocol: &'static str, decode: F) -> Result<AppendOutcome, Failure>
 where
     F: FnOnce(&mut Decoder, i64) -> Result<Batch, wk_ingest::Error> + Send + 'static,
 {
@@ -144,6 +144,13 @@ fn otlp_success(json: bool, outcome: &AppendOutcome) -> Response {
         };
         return ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     }
+    ([(header::CONTENT_TYPE, "application/x-protobuf")], otlp_response_protobuf(outcome)).into_response()
+}
+
+/// The protobuf `ExportMetricsServiceResponse` for `outcome`: empty when every point
+/// was stored, otherwise `partial_success` with the count and the reasons.
+pub(super) fn otlp_response_protobuf(outcome: &AppendOutcome) -> Vec<u8> {
+    let rejected = outcome.rejected_total();
     let mut body = Vec::new();
     if rejected > 0 {
         let message = outcome.message();
@@ -157,7 +164,7 @@ fn otlp_success(json: bool, outcome: &AppendOutcome) -> Response {
         put_varint(&mut body, inner.len() as u64);
         body.extend_from_slice(&inner);
     }
-    ([(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
+    body
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

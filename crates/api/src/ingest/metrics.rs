@@ -16,12 +16,19 @@ pub(crate) struct RejectLabels {
     pub(crate) reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct GrpcLabels {
+    pub(crate) method: &'static str,
+    pub(crate) grpc_code: &'static str,
+}
+
 /// The counters, registered once in the server's registry.
 #[derive(Clone, Debug, Default)]
 pub struct IngestMetrics {
     pub(crate) samples: Family<ProtocolLabels, Counter>,
     pub(crate) rejected: Family<RejectLabels, Counter>,
     pub(crate) requests_failed: Family<RejectLabels, Counter>,
+    pub(crate) grpc_requests: Family<GrpcLabels, Counter>,
 }
 
 impl IngestMetrics {
@@ -43,6 +50,11 @@ impl IngestMetrics {
             "Push requests refused as a whole, by protocol and reason",
             metrics.requests_failed.clone(),
         );
+        registry.register(
+            "watchkeeper_ingest_grpc_requests",
+            "OTLP/gRPC calls answered, by method and gRPC status code",
+            metrics.grpc_requests.clone(),
+        );
         metrics
     }
 
@@ -56,5 +68,9 @@ impl IngestMetrics {
 
     pub(crate) fn request_failed(&self, protocol: &'static str, reason: &'static str) {
         self.requests_failed.get_or_create(&RejectLabels { protocol, reason }).inc();
+    }
+
+    pub(crate) fn grpc_request(&self, method: &'static str, code: super::grpc::Code) {
+        self.grpc_requests.get_or_create(&GrpcLabels { method, grpc_code: code.name() }).inc();
     }
 }

@@ -213,3 +213,19 @@ fn relabel_rules_from_the_file_compile_and_apply() {
         vec![("__address__".to_owned(), "web1:9100".to_owned()), ("host".to_owned(), "web1".to_owned())]
     );
 }
+
+#[test]
+fn otlp_grpc_defaults_and_port_collision() {
+    let loaded = parse("", Path::new("a.yml")).unwrap();
+    assert!(loaded.config.otlp.grpc.enabled);
+    assert_eq!(loaded.config.otlp.grpc.listen_address.to_string(), "127.0.0.1:4317");
+    let loaded = parse("otlp:\n  grpc:\n    enabled: false\n", Path::new("a.yml")).unwrap();
+    assert!(!loaded.config.otlp.grpc.enabled);
+    let same = "web:\n  listen_address: 127.0.0.1:9000\notlp:\n  grpc:\n    listen_address: 127.0.0.1:9000\n";
+    let err = parse(same, Path::new("a.yml")).unwrap_err().to_string();
+    assert!(err.contains("otlp.grpc.listen_address 127.0.0.1:9000 is also web.listen_address"), "{err}");
+    let disabled = format!("{same}    enabled: false\n");
+    assert!(parse(&disabled, Path::new("a.yml")).is_ok());
+    let yaml = parse("otlp:\n  grpc:\n    listen_address: 0.0.0.0:4317\n", Path::new("a.yml")).unwrap();
+    assert!(yaml.config.to_redacted_yaml().contains("listen_address: 0.0.0.0:4317"));
+}

@@ -165,6 +165,7 @@ impl TestEnv {
             overrides: Overrides {
                 listen_address: Some("127.0.0.1:0".parse().unwrap()),
                 storage_path: Some(self.dir.path().join("data")),
+                otlp_grpc_listen_address: Some("127.0.0.1:0".parse().unwrap()),
             },
         }
     }
@@ -176,4 +177,122 @@ impl TestEnv {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The answer to one gRPC call: HTTP status, headers, response body (still framed),
+/// and the status from the trailers or, for a Trailers-Only answer, the headers.
+#[derive(Debug)]
+pub struct GrpcAnswer {
+    pub http_status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    pub trailers: Option<http::HeaderMap>,
+}
+
+impl GrpcAnswer {
+    /// `grpc-status` and the percent-decoded `grpc-message`.
+    pub fn status(&self) -> (Option<u32>, String) {
+        let map = self.trailers.as_ref().filter(|t| t.contains_key("grpc-status")).unwrap_or(&self.headers);
+        let code = map.get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let message = map.get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or("");
+        (code, percent_decode(message))
+    }
+
+    /// A status header from the trailers or the headers.
+    pub fn status_header(&self, name: &str) -> Option<String> {
+        let map = self.trailers.as_ref().filter(|t| t.contains_key("grpc-status")).unwrap_or(&self.headers);
+        map.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A gRPC message frame: flag byte, big-endian length, bytes.
+pub fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![u8::from(compressed)];
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// One call over a fresh HTTP/2 connection (prior knowledge, no TLS), bounded to 10 s.
+/// `headers` are added to `te: trailers`; give `content-type` yourself.
+pub async fn grpc_call(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> GrpcAnswer {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    grpc_call_over(tcp, addr, path, headers, body).await
+}
+
+/// Like [`grpc_call`] over an established stream (plain or TLS).
+pub async fn grpc_call_over<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> GrpcAnswer {
+    let call = async {
+        let (client, connection) = h2::client::handshake(stream).await.expect("HTTP/2 handshake");
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.expect("HTTP/2 ready");
+        let mut request = http::Request::post(format!("http://{addr}{path}")).header("te", "trailers");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (response, mut send) = client.send_request(request.body(()).unwrap(), false).expect("send request");
+        // The server may answer (and reset the stream) before it has read everything.
+        let _ = send.send_data(bytes::Bytes::from(body), true);
+        let response = response.await.expect("response headers");
+        let (parts, mut stream) = response.into_parts();
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.data().await {
+            let chunk = chunk.expect("response body");
+            let _ = stream.flow_control().release_capacity(chunk.len());
+            body.extend_from_slice(&chunk);
+        }
+        let trailers = stream.trailers().await.expect("response trailers");
+        driver.abort();
+        GrpcAnswer { http_status: parts.status.as_u16(), headers: parts.headers, body, trailers }
+    };
+    tokio::time::timeout(Duration::from_secs(10), call).await.expect("gRPC call within 10s")
+}
+
+/// The OTLP/gRPC export method.
+pub const OTLP_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// An `ExportMetricsServiceRequest` with one gauge point `name` = `value` at now.
+pub fn otlp_gauge_request(name: &str, value: f64) -> Vec<u8> {
+    use prost::Message;
+    use wk_ingest::otlp::proto::*;
+    let now_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let point =
+        NumberDataPoint { time_unix_nano: now_ns, value: Some(NumberValue::AsDouble(value)), ..Default::default() };
+    let metric = Metric {
+        name: name.to_owned(),
+        data: Some(MetricData::Gauge(Gauge { data_points: vec![point] })),
+        ..Default::default()
+    };
+    let scope = ScopeMetrics { metrics: vec![metric] };
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics { resource: None, scope_metrics: vec![scope] }],
+    }
+    .encode_to_vec()
 }
