@@ -104,6 +104,7 @@ impl Server {
             max_body_bytes: usize::try_from(web.max_request_body_size.0).unwrap_or(usize::MAX),
         };
         let scrape = Arc::new(ScrapeManager::new(storage.appendable()));
+        metrics.add_late(Arc::new(crate::status::DiscoveryMetrics(scrape.discovery_counters())));
         let base_dir = config.path().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
         scrape.apply(snapshot.scrape_jobs_with_self(local_addr), base_dir.clone());
         let probes = Arc::new(wk_collect::probe::ProbeManager::new(storage.appendable()));

@@ -194,3 +194,25 @@ pub(crate) async fn follow_reloads(
         }
     }
 }
+
+/// Service-discovery counters of the scrape manager on `/metrics`.
+#[derive(Debug)]
+pub struct DiscoveryMetrics(pub Arc<wk_collect::scrape::DiscoveryCounters>);
+
+impl crate::self_metrics::LateMetrics for DiscoveryMetrics {
+    fn encode(&self, encoder: &mut prometheus_client::encoding::DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        let (dns, dns_failed, http, http_failed) = self.0.snapshot();
+        for (name, help, value) in [
+            ("watchkeeper_sd_dns_lookups", "DNS service-discovery lookups", dns),
+            ("watchkeeper_sd_dns_lookup_failures", "DNS service-discovery lookups that failed", dns_failed),
+            ("watchkeeper_sd_http_refreshes", "HTTP service-discovery refreshes", http),
+            ("watchkeeper_sd_http_failures", "HTTP service-discovery refreshes that failed", http_failed),
+        ] {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
