@@ -132,6 +132,7 @@ fn db_options(config: &StorageConfig) -> DbOptions {
     options.head.limits = wk_tsdb::Limits {
         max_series: limits.max_series,
         max_series_per_metric: limits.max_series_per_metric,
+        max_series_per_target: limits.max_series_per_target,
         max_labels_per_series: limits.max_labels_per_series,
         max_label_name_len: limits.max_label_name_length,
         max_label_value_len: limits.max_label_value_length,

@@ -12,6 +12,9 @@ pub enum LimitReason {
     MaxSeries,
     /// The metric name holds its maximum number of series.
     MaxSeriesPerMetric,
+    /// The scrape target (`job` and `instance` labels) holds its maximum
+    /// number of series.
+    MaxSeriesPerTarget,
 }
 
 impl LimitReason {
@@ -20,6 +23,16 @@ impl LimitReason {
         match self {
             LimitReason::MaxSeries => "max_series",
             LimitReason::MaxSeriesPerMetric => "max_series_per_metric",
+            LimitReason::MaxSeriesPerTarget => "max_series_per_target",
+        }
+    }
+
+    /// What the limit is per, in messages.
+    fn scope(self) -> &'static str {
+        match self {
+            LimitReason::MaxSeries => "instance",
+            LimitReason::MaxSeriesPerMetric => "metric",
+            LimitReason::MaxSeriesPerTarget => "target",
         }
     }
 }
@@ -43,7 +56,7 @@ pub enum AppendError {
     #[error("duplicate sample for timestamp")]
     DuplicateSampleDifferentValue,
     /// A new series would breach a series limit.
-    #[error("per-{} series limit of {limit} exceeded, rejecting new series", if *.reason == LimitReason::MaxSeries { "instance" } else { "metric" })]
+    #[error("per-{} series limit of {limit} exceeded, rejecting new series", .reason.scope())]
     SeriesLimit {
         /// Which limit.
         reason: LimitReason,

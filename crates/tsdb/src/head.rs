@@ -141,7 +141,8 @@ impl Head {
             return Ok(SeriesRef(r));
         }
         let per_metric = labels.metric_name().map_or(0, |m| index.series_for_metric(m));
-        limits.check_counts(index.len() as u64, u64::from(per_metric))?;
+        let per_target = index.series_for_target(labels).map(u64::from);
+        limits.check_counts(index.len() as u64, u64::from(per_metric), per_target)?;
         let r = index.create(labels, hash);
         let mut shard = self.shards[r as usize % SHARDS].lock();
         debug_assert_eq!(shard.len(), r as usize / SHARDS, "shard position invariant");

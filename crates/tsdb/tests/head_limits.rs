@@ -48,3 +48,29 @@ fn label_shape_limits() {
     assert_eq!(head.stats().rejected_for("max_labels_per_series"), 1);
     assert_eq!(head.stats().rejected_for("invalid_labels"), 2);
 }
+
+#[test]
+fn per_target_limit_counts_job_and_instance_pairs() {
+    let limits = Limits { max_series_per_target: 2, ..Limits::default() };
+    let head = Head::new(HeadOptions { limits, ..HeadOptions::default() }).unwrap();
+    let mut app = head.appender();
+    let t = |job: &str, instance: &str, i: u32| {
+        Labels::from_pairs([("__name__", "m"), ("job", job), ("instance", instance), ("i", &i.to_string())]).unwrap()
+    };
+    let s = Sample::new(1, 1.0);
+    app.append(None, &t("node", "a:9100", 0), s).unwrap();
+    app.append(None, &t("node", "a:9100", 1), s).unwrap();
+    let err = app.append(None, &t("node", "a:9100", 2), s).unwrap_err();
+    assert_eq!(err, AppendError::SeriesLimit { reason: LimitReason::MaxSeriesPerTarget, limit: 2 });
+    assert_eq!(err.to_string(), "per-target series limit of 2 exceeded, rejecting new series");
+    // Other targets, and series without a target, are not affected.
+    app.append(None, &t("node", "b:9100", 0), s).unwrap();
+    app.append(None, &t("api", "a:9100", 0), s).unwrap();
+    for i in 0..5 {
+        app.append(None, &l("no_target", i), s).unwrap();
+    }
+    // Existing series of the full target still take samples.
+    app.append(None, &t("node", "a:9100", 1), Sample::new(2, 2.0)).unwrap();
+    assert_eq!(app.commit().unwrap().appended, 10);
+    assert_eq!(head.stats().rejected_for("max_series_per_target"), 1);
+}

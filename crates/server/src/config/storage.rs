@@ -109,6 +109,9 @@ pub struct LimitsConfig {
     pub max_series: u64,
     /// Most series per metric name; 0 for no limit.
     pub max_series_per_metric: u64,
+    /// Most series per scrape target (same `job` and `instance` labels); 0 for no
+    /// limit.
+    pub max_series_per_target: u64,
     /// Most labels per series, `__name__` included. Default 64.
     pub max_labels_per_series: usize,
     /// Longest label name in bytes. Default 256.
@@ -122,6 +125,7 @@ impl Default for LimitsConfig {
         Self {
             max_series: 0,
             max_series_per_metric: 0,
+            max_series_per_target: 0,
             max_labels_per_series: 64,
             max_label_name_length: 256,
             max_label_value_length: 4096,

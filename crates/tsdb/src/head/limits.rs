@@ -13,6 +13,10 @@ pub struct Limits {
     pub max_series: u64,
     /// Maximum number of series per metric name; 0 for unlimited.
     pub max_series_per_metric: u64,
+    /// Maximum number of series per scrape target (series with the same `job`
+    /// and `instance` labels; series lacking either are not counted); 0 for
+    /// unlimited.
+    pub max_series_per_target: u64,
     /// Maximum labels per series, `__name__` included.
     pub max_labels_per_series: usize,
     /// Maximum label name length in bytes.
@@ -27,6 +31,7 @@ impl Default for Limits {
         Self {
             max_series: 0,
             max_series_per_metric: 0,
+            max_series_per_target: 0,
             max_labels_per_series: 64,
             max_label_name_len: 256,
             max_label_value_len: 4096,
@@ -65,9 +70,9 @@ impl Limits {
         Ok(())
     }
 
-    /// Checks the series counts, given the current total and the count of the new
-    /// series' metric name.
-    pub fn check_counts(&self, total: u64, per_metric: u64) -> Result<(), AppendError> {
+    /// Checks the series counts, given the current total and the counts of the
+    /// new series' metric name and target (`None` when it has no target).
+    pub fn check_counts(&self, total: u64, per_metric: u64, per_target: Option<u64>) -> Result<(), AppendError> {
         if self.max_series > 0 && total >= self.max_series {
             return Err(AppendError::SeriesLimit { reason: LimitReason::MaxSeries, limit: self.max_series });
         }
@@ -75,6 +80,12 @@ impl Limits {
             return Err(AppendError::SeriesLimit {
                 reason: LimitReason::MaxSeriesPerMetric,
                 limit: self.max_series_per_metric,
+            });
+        }
+        if self.max_series_per_target > 0 && per_target.is_some_and(|n| n >= self.max_series_per_target) {
+            return Err(AppendError::SeriesLimit {
+                reason: LimitReason::MaxSeriesPerTarget,
+                limit: self.max_series_per_target,
             });
         }
         Ok(())

@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wk_storage::AppendError;
 
 /// Every rejection reason the head counts, in the order of [`HeadStats::rejected`].
-pub const REJECT_REASONS: [&str; 10] = [
+pub const REJECT_REASONS: [&str; 11] = [
     "out_of_order",
     "too_old",
     "out_of_bounds",
     "duplicate_sample",
     "max_series",
     "max_series_per_metric",
+    "max_series_per_target",
     "max_labels_per_series",
     "max_label_name_length",
     "max_label_value_length",

@@ -25,6 +25,12 @@ pub struct Index {
     pub(crate) postings: Postings,
     /// Series count per metric name (value id of `__name__`).
     per_metric: MixMap<StrId, u32>,
+    /// Series count per scrape target: value ids of `job` and `instance`.
+    per_target: MixMap<u64, u32>,
+}
+
+fn target_key(job: StrId, instance: StrId) -> u64 {
+    (u64::from(job.0) << 32) | u64::from(instance.0)
 }
 
 impl Index {
@@ -53,6 +59,17 @@ impl Index {
         self.strings.get(name).and_then(|id| self.per_metric.get(&id).copied()).unwrap_or(0)
     }
 
+    /// Returns the number of series of the scrape target (`job`, `instance`) of
+    /// `labels`, or `None` when `labels` lacks either label.
+    pub fn series_for_target(&self, labels: &Labels) -> Option<u32> {
+        let (job, instance) = (labels.get("job")?, labels.get("instance")?);
+        let key = match (self.strings.get(job), self.strings.get(instance)) {
+            (Some(j), Some(i)) => target_key(j, i),
+            _ => return Some(0),
+        };
+        Some(self.per_target.get(&key).copied().unwrap_or(0))
+    }
+
     /// Registers a new series and returns its ref. The caller has checked that it
     /// does not exist and that limits allow it.
     pub fn create(&mut self, labels: &Labels, hash: u64) -> u32 {
@@ -68,6 +85,10 @@ impl Index {
             if name == METRIC_NAME {
                 *self.per_metric.entry(v).or_default() += 1;
             }
+        }
+        if let (Some(job), Some(instance)) = (labels.get("job"), labels.get("instance")) {
+            let key = target_key(self.strings.intern(job), self.strings.intern(instance));
+            *self.per_target.entry(key).or_default() += 1;
         }
         let end = u32::try_from(self.label_ids.len()).expect("label arena below 2^32 entries");
         self.offsets.push(end);
