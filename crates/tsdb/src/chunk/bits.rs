@@ -23,22 +23,35 @@ impl BitWriter {
         self.write_bits(u64::from(bit), 1);
     }
 
-    /// Writes the low `nbits` (at most 64) of `value`, most significant first.
+    /// Writes the low `nbits` (at most 64) of `value`, most significant first:
+    /// the free low bits of the last byte first, then whole bytes, then the rest.
     #[inline]
-    pub fn write_bits(&mut self, value: u64, mut nbits: u32) {
+    pub fn write_bits(&mut self, value: u64, nbits: u32) {
         debug_assert!(nbits <= 64);
-        while nbits > 0 {
-            if self.free == 0 {
-                self.grow();
-                self.buf.push(0);
-                self.free = 8;
-            }
-            let take = nbits.min(u32::from(self.free));
-            let bits = (value >> (nbits - take)) & ((1u64 << take) - 1);
-            let last = self.buf.last_mut().expect("a byte was pushed above");
-            *last |= (bits as u8) << (u32::from(self.free) - take);
+        if nbits == 0 {
+            return;
+        }
+        let mut left = nbits;
+        if self.free > 0 {
+            let free = u32::from(self.free);
+            let take = left.min(free);
+            let bits = (value >> (left - take)) & ((1u64 << take) - 1);
+            let last = self.buf.last_mut().expect("free bits imply a last byte");
+            *last |= (bits as u8) << (free - take);
             self.free -= take as u8;
-            nbits -= take;
+            left -= take;
+        }
+        if left == 0 {
+            return;
+        }
+        self.grow_for(left.div_ceil(8) as usize);
+        while left >= 8 {
+            left -= 8;
+            self.buf.push((value >> left) as u8);
+        }
+        if left > 0 {
+            self.buf.push(((value << (8 - left)) as u8) & !((1u8 << (8 - left)) - 1));
+            self.free = (8 - left) as u8;
         }
     }
 
@@ -49,9 +62,9 @@ impl BitWriter {
 
     /// Grows capacity by about a quarter instead of doubling, to keep the slack of
     /// many small open chunks low.
-    fn grow(&mut self) {
-        if self.buf.len() == self.buf.capacity() {
-            let extra = (self.buf.len() / 4).max(16);
+    fn grow_for(&mut self, bytes: usize) {
+        if self.buf.capacity() - self.buf.len() < bytes {
+            let extra = (self.buf.len() / 4).max(16).max(bytes);
             self.buf.reserve_exact(extra);
         }
     }

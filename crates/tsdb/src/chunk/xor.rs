@@ -98,10 +98,10 @@ impl XorAppender {
             self.w.write_bit(false);
             return;
         }
-        for (prefix, prefix_len, nbits) in [(0b10, 2, 14), (0b110, 3, 17), (0b1110, 4, 20)] {
+        for (prefix, prefix_len, nbits) in [(0b10u64, 2, 14), (0b110, 3, 17), (0b1110, 4, 20)] {
             if fits(dod, nbits) {
-                self.w.write_bits(prefix, prefix_len);
-                self.w.write_bits(dod as u64, nbits);
+                let payload = (dod as u64) & ((1u64 << nbits) - 1);
+                self.w.write_bits((prefix << nbits) | payload, prefix_len + nbits);
                 return;
             }
         }
@@ -115,21 +115,25 @@ impl XorAppender {
             self.w.write_bit(false);
             return;
         }
-        self.w.write_bit(true);
         let leading = (x.leading_zeros() as u8).min(31);
         let trailing = x.trailing_zeros() as u8;
         if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
-            self.w.write_bit(false);
             let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
-            self.w.write_bits(x >> self.trailing, sig);
+            if sig <= 62 {
+                // `10` and the meaningful bits in one write.
+                self.w.write_bits((0b10 << sig) | (x >> self.trailing), 2 + sig);
+            } else {
+                self.w.write_bits(0b10, 2);
+                self.w.write_bits(x >> self.trailing, sig);
+            }
             return;
         }
         self.leading = leading;
         self.trailing = trailing;
         let sig = 64 - u32::from(leading) - u32::from(trailing);
-        self.w.write_bit(true);
-        self.w.write_bits(u64::from(leading), 5);
-        self.w.write_bits(u64::from(sig) & 0x3f, 6);
+        // `11`, 5 bits of leading zeros and 6 bits of length in one write.
+        let header = (0b11 << 11) | (u64::from(leading) << 6) | (u64::from(sig) & 0x3f);
+        self.w.write_bits(header, 13);
         self.w.write_bits(x >> trailing, sig);
     }
 }
