@@ -16,7 +16,7 @@ const SAMPLES: usize = 120;
 
 fn data() -> Vec<Vec<Sample>> {
     let mut values = fixture::Values::new(SERIES);
-    let mut out = vec![Vec::with_capacity(SAMPLES); SERIES];
+    let mut out: Vec<Vec<Sample>> = (0..SERIES).map(|_| Vec::with_capacity(SAMPLES)).collect();
     for step in 0..SAMPLES {
         let t = fixture::T0 + step as i64 * fixture::SCRAPE_MS;
         for (i, v) in values.scrape().iter().enumerate() {

@@ -26,7 +26,7 @@ fn main() {
     let steps = hours * 3600 * 1000 / fixture::SCRAPE_MS;
     let labels = fixture::series(n);
     let mut values = fixture::Values::new(n);
-    let mut data: Vec<Vec<Sample>> = vec![Vec::with_capacity(steps as usize); n];
+    let mut data: Vec<Vec<Sample>> = (0..n).map(|_| Vec::with_capacity(steps as usize)).collect();
     for step in 0..steps {
         let t = fixture::T0 + step * fixture::SCRAPE_MS;
         for (i, v) in values.scrape().iter().enumerate() {
