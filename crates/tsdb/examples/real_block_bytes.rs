@@ -1,0 +1,94 @@
+//! Bytes per sample of a block built from real scrapes, against XOR chunks.
+//!
+//! Run: `cargo run --release -p wk-tsdb --example real_block_bytes -- DIR`, where
+//! `DIR` holds `scrape-<unix ms>.prom` files: text-format scrapes of a real
+//! exporter (for example `curl -s -o scrape-$(date +%s%3N).prom
+//! 127.0.0.1:9100/metrics` every 15 s). Each file's samples get the file's
+//! timestamp, as a scraper stamps them. The figures are printed twice: with those
+//! jittery wall-clock timestamps, and with timestamps snapped to an exact 15 s
+//! grid, as Prometheus's `scrape.timestamp-tolerance` (2 ms) does for steady
+//! scrapes.
+
+use std::collections::BTreeMap;
+
+use wk_ingest::exposition::{Entry, Format, Parser};
+use wk_model::{Labels, LabelsBuilder, Sample};
+use wk_tsdb::block::{BlockMeta, BlockWriter};
+use wk_tsdb::chunk::XorAppender;
+use wk_wal::RealFs;
+
+fn main() {
+    let dir = std::env::args().nth(1).expect("usage: real_block_bytes DIR");
+    let mut files: Vec<(i64, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .expect("read DIR")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let t = path.file_name()?.to_str()?.strip_prefix("scrape-")?.strip_suffix(".prom")?.parse().ok()?;
+            Some((t, path))
+        })
+        .collect();
+    files.sort();
+    let mut series: BTreeMap<Labels, Vec<(i64, usize, f64)>> = BTreeMap::new();
+    for (i, (t, path)) in files.iter().enumerate() {
+        let body = std::fs::read(path).expect("read scrape");
+        let parser = Parser::new(&body, Format::PrometheusText).expect("UTF-8 scrape");
+        for entry in parser {
+            let Ok(Entry::Sample(s)) = entry else { continue };
+            let mut b = LabelsBuilder::new();
+            b.set("__name__", &s.name);
+            for l in &s.labels {
+                b.set(&l.0, &l.1);
+            }
+            let labels = b.build().expect("valid labels");
+            series.entry(labels).or_default().push((*t, i, s.value));
+        }
+    }
+    let total: usize = series.values().map(Vec::len).sum();
+    println!("{} scrapes, {} series, {} samples", files.len(), series.len(), total);
+    let first = files.first().map_or(0, |f| f.0);
+    for (name, snap) in [("wall-clock timestamps", false), ("timestamps on a 15 s grid", true)] {
+        let data: Vec<(&Labels, Vec<Sample>)> = series
+            .iter()
+            .map(|(l, v)| {
+                let samples = v
+                    .iter()
+                    .map(|&(t, i, x)| Sample::new(if snap { first + i as i64 * 15_000 } else { t }, x))
+                    .collect();
+                (l, samples)
+            })
+            .collect();
+        let mut xor = 0usize;
+        for (_, samples) in &data {
+            for chunk in samples.chunks(120) {
+                let mut app = XorAppender::new();
+                for s in chunk {
+                    app.append(s.t, s.v);
+                }
+                xor += app.finish().len();
+            }
+        }
+        let mut columns = 0usize;
+        let mut blob = Vec::new();
+        for (_, samples) in &data {
+            blob.clear();
+            wk_tsdb::block::codec::encode_series(samples, &mut blob);
+            columns += blob.len();
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let fs = RealFs::new();
+        let maxt = data.iter().filter_map(|(_, s)| s.last()).map(|s| s.t).max().unwrap_or(0) + 1;
+        let meta = BlockMeta { mint: first, maxt, ..Default::default() };
+        let mut w = BlockWriter::create(&fs, tmp.path(), meta).expect("create");
+        for (labels, samples) in &data {
+            w.add_series(labels, samples).expect("add");
+        }
+        let path = w.finish().expect("finish").expect("non-empty");
+        let block = std::fs::metadata(path).expect("stat").len();
+        println!(
+            "{name}: XOR chunks {:.3} B/sample; block series data {:.3} B/sample; whole block file {:.3} B/sample ({block} bytes, index included)",
+            xor as f64 / total as f64,
+            columns as f64 / total as f64,
+            block as f64 / total as f64
+        );
+    }
+}
