@@ -174,17 +174,14 @@ impl Head {
 
     /// Applies one replayed sample with the same rules as a commit. Returns true
     /// when it was stored, false for a duplicate or a sample older than the
-    /// head's lower bound (it is in a block already).
+    /// head's lower bound (it is in a block already). The caller reports the
+    /// stored time range with [`Head::note_times`], once per batch.
     pub(crate) fn replay_sample(&self, r: SeriesRef, t: i64, v: f64) -> Result<bool, AppendError> {
         if t < self.min_valid() {
             return Ok(false);
         }
         let (window, chunk_samples) = (self.opts.ooo_window_ms, self.opts.chunk_samples);
-        let stored = self.with_series(r, |s| s.append(t, v, window, chunk_samples))?;
-        if stored {
-            self.note_times(t, t);
-        }
-        Ok(stored)
+        self.with_series(r, |s| s.append(t, v, window, chunk_samples))
     }
 
     /// Deletes series `r`'s samples in `[mint, maxt]`.

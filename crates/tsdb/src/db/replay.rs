@@ -98,15 +98,23 @@ pub(crate) fn run<T>(head: &Head, workers: usize, f: impl FnOnce(&mut Replay<'_>
 fn apply_lane(head: &Head, rx: Receiver<Vec<Routed>>) -> (u64, u64) {
     let (mut stored, mut rejected) = (0, 0);
     for batch in rx {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for op in batch {
             match op {
                 Routed::Sample(r, t, v) => match head.replay_sample(r, t, v) {
-                    Ok(true) => stored += 1,
+                    Ok(true) => {
+                        stored += 1;
+                        lo = lo.min(t);
+                        hi = hi.max(t);
+                    }
                     Ok(false) => {}
                     Err(_) => rejected += 1,
                 },
                 Routed::Delete(r, mint, maxt) => head.delete_range(r, mint, maxt),
             }
+        }
+        if lo <= hi {
+            head.note_times(lo, hi);
         }
     }
     (stored, rejected)
@@ -145,7 +153,10 @@ impl Replay<'_> {
             };
             if self.lanes.is_empty() {
                 match self.head.replay_sample(r, s.t, s.v) {
-                    Ok(true) => self.counts.samples += 1,
+                    Ok(true) => {
+                        self.counts.samples += 1;
+                        self.head.note_times(s.t, s.t);
+                    }
                     Ok(false) => {}
                     Err(_) => self.counts.samples_rejected += 1,
                 }
