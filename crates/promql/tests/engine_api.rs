@@ -19,6 +19,7 @@ fn head(series: usize) -> Head {
         }
     }
     app.commit().unwrap();
+    drop(app);
     head
 }
 

@@ -243,10 +243,45 @@ impl Head {
         empty
     }
 
-    /// Returns true when `r` names an existing series.
+    /// Returns true when `r` names an existing, live series.
     pub(crate) fn contains(&self, r: SeriesRef) -> bool {
         let shard = self.shards[r.index() % SHARDS].lock();
-        r.index() / SHARDS < shard.len()
+        shard.get(r.index() / SHARDS).is_some_and(|s| !s.dead)
+    }
+
+    /// Removes the series that hold no sample and have none pending (after a
+    /// truncation: series that stopped receiving samples) from the index, so
+    /// that they stop counting against limits and stop showing in label
+    /// listings. Their refs are never reused; a stale ref is detected and the
+    /// series looked up again by labels. Returns how many were removed.
+    pub(crate) fn gc(&self) -> usize {
+        let mut candidates = Vec::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            let shard = shard.lock();
+            for (pos, s) in shard.iter().enumerate() {
+                if !s.dead && s.pending == 0 && s.is_empty() {
+                    candidates.push((pos * SHARDS + i) as u32);
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return 0;
+        }
+        let mut index = self.index.write();
+        let mut removed = Vec::with_capacity(candidates.len());
+        for r in candidates {
+            let mut shard = self.shards[r as usize % SHARDS].lock();
+            let s = &mut shard[r as usize / SHARDS];
+            // Re-checked under the index write lock: no appender can look the
+            // series up now, and `pending` shows one that already did.
+            if !s.dead && s.pending == 0 && s.is_empty() {
+                *s = MemSeries::default();
+                s.dead = true;
+                removed.push(r);
+            }
+        }
+        index.remove_all(&removed);
+        removed.len()
     }
 
     /// Runs `f` on series `r` under its shard lock. Panics on an unknown ref (an

@@ -289,6 +289,7 @@ impl Db {
             set.head_min = set.head_min.max(end);
         }
         let emptied = self.head.truncate(end);
+        let collected = self.head.gc();
         self.counters.blocks_cut.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             mint = start,
@@ -297,6 +298,7 @@ impl Db {
             samples = block.as_ref().map_or(0, |b| b.meta().num_samples),
             bytes = block.as_ref().map_or(0, |b| b.size_bytes()),
             series_without_head_samples = emptied,
+            series_garbage_collected = collected,
             duration_ms = started.elapsed().as_millis() as u64,
             "TSDB head cut into a block"
         );

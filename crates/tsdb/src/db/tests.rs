@@ -672,6 +672,7 @@ fn deleted_series_stay_deleted_across_blocks_compaction_and_restarts() {
     let mut app = db.appender();
     app.append(None, &labels(3), Sample::new(100, 1.5)).unwrap();
     app.commit().unwrap();
+    drop(app);
     want.get_mut(&labels(3)).unwrap().push((100, 1.5f64.to_bits()));
     assert_eq!(dump(&db), want);
     fs.power_cut(3, true);
@@ -691,4 +692,67 @@ fn fill_from(db: &Db, ts: std::ops::Range<i64>, want: &mut Dump) {
     for i in 0..SERIES {
         want.get_mut(&labels(i)).unwrap().extend(ts.clone().map(|t| (t, value(i, t).to_bits())));
     }
+}
+
+#[test]
+fn series_that_stop_receiving_samples_leave_the_head_after_a_cut() {
+    let fs = SimFs::new();
+    let mut opts = options();
+    opts.head.limits.max_series = SERIES as u64 + 2;
+    let (db, _) = Db::open_with_fs(Arc::new(fs.clone()), Path::new(DIR), opts).unwrap();
+    let churned = Labels::from_pairs([("__name__", "m"), ("i", "gone"), ("job", "test"), ("pod", "p1")]).unwrap();
+    let mut app = db.appender();
+    let hint = app.append(None, &churned, Sample::new(0, 1.0)).unwrap();
+    app.commit().unwrap();
+    drop(app);
+    fill(&db, 0..100);
+    assert_eq!(db.head().num_series(), SERIES + 1);
+    db.maintain().unwrap();
+    // The churned series is in a block now and gone from the head's index.
+    assert_eq!(db.head().num_series(), SERIES);
+    assert!(!db.head().querier().label_values("pod", &[]).unwrap().contains(&"p1".to_owned()));
+    let q = db.querier();
+    assert_eq!(q.label_values("pod", &[]).unwrap(), ["p1"], "blocks still know it");
+    let got: Vec<Labels> =
+        q.select(&[wk_model::Matcher::eq("pod", "p1")], 0, 1000).unwrap().map(|s| s.unwrap().labels).collect();
+    assert_eq!(got, std::slice::from_ref(&churned));
+    drop(q);
+    // A stale hint is detected: the series is created anew and its sample lands.
+    let mut app = db.appender();
+    let fresh = app.append(Some(hint), &churned, Sample::new(150, 2.0)).unwrap();
+    assert_ne!(fresh, hint);
+    // The freed slot counts no more against max_series: two new series fit.
+    let extra = Labels::from_pairs([("__name__", "m"), ("i", "new"), ("job", "test")]).unwrap();
+    app.append(None, &extra, Sample::new(150, 3.0)).unwrap();
+    assert_eq!(app.commit().unwrap().appended, 2);
+    drop(app);
+    let dumped = dump(&db);
+    assert_eq!(dumped[&churned], [(0, 1.0f64.to_bits()), (150, 2.0f64.to_bits())]);
+    // And all of it survives a crash and replay.
+    fs.power_cut(5, true);
+    drop(db);
+    let (db, _) = open(&fs);
+    assert_eq!(dump(&db), dumped);
+}
+
+#[test]
+fn pending_samples_keep_a_series_from_being_collected() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    let lonely = Labels::from_pairs([("__name__", "lonely")]).unwrap();
+    let mut app = db.appender();
+    app.append(None, &lonely, Sample::new(0, 1.0)).unwrap();
+    app.commit().unwrap();
+    fill(&db, 0..100);
+    // Buffered but not committed while the cut and GC run.
+    let mut late = db.appender();
+    late.append(None, &lonely, Sample::new(200, 2.0)).unwrap();
+    db.maintain().unwrap();
+    assert_eq!(late.commit().unwrap().appended, 1);
+    assert_eq!(dump(&db)[&lonely], [(0, 1.0f64.to_bits()), (200, 2.0f64.to_bits())]);
+    // A dropped appender releases its pending marks: the series can go later.
+    let mut dropped = db.appender();
+    dropped.append(None, &labels(0), Sample::new(300, 1.0)).unwrap();
+    drop(dropped);
+    db.head().with_series(wk_storage::SeriesRef(0), |s| assert_eq!(s.pending, 0));
 }

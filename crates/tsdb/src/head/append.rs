@@ -58,23 +58,53 @@ impl<'h> HeadAppender<'h> {
         }
     }
 
-    fn check(&mut self, r: SeriesRef, sample: Sample) -> Result<Accept, AppendError> {
+    /// Checks `sample` against series `r`; an accepted, non-duplicate sample
+    /// counts as pending on the series until commit or rollback.
+    fn check(&mut self, r: SeriesRef, sample: Sample) -> Result<Checked, AppendError> {
         if sample.t < self.head.min_valid() {
             self.head.stats.add_rejected(&AppendError::OutOfBounds, 1);
             return Err(AppendError::OutOfBounds);
         }
         let newest = self.newest.get(&r.0).copied();
         let window = self.head.opts.ooo_window_ms;
-        let accept = self.head.with_series(r, |s| {
+        let checked = self.head.with_series(r, |s| {
+            if s.dead {
+                return Ok(None);
+            }
             let accept = s.check(sample.t, sample.v, window, newest)?;
             let in_order = s.last().is_none_or(|(t, _)| sample.t > t) && newest.is_none_or(|(t, _)| sample.t > t);
-            Ok::<_, AppendError>((accept, in_order))
+            if accept != Accept::Duplicate {
+                s.pending += 1;
+            }
+            Ok::<_, AppendError>(Some((accept, in_order)))
         });
-        let (accept, in_order) = accept.inspect_err(|e| self.head.stats.add_rejected(e, 1))?;
+        let Some((accept, in_order)) = checked.inspect_err(|e| self.head.stats.add_rejected(e, 1))? else {
+            return Ok(Checked::Dead);
+        };
         if accept != Accept::Duplicate && in_order {
             self.newest.insert(r.0, (sample.t, sample.v.to_bits()));
         }
-        Ok(accept)
+        Ok(Checked::Accepted(accept))
+    }
+
+    /// Releases the pending marks of the buffered samples (rollback, drop).
+    fn release_pending(&mut self) {
+        for p in self.pending.drain(..) {
+            self.head.with_series(p.r, |s| s.pending = s.pending.saturating_sub(1));
+        }
+    }
+}
+
+/// The outcome of checking one sample.
+enum Checked {
+    Accepted(Accept),
+    /// The series was garbage-collected after it was looked up.
+    Dead,
+}
+
+impl Drop for HeadAppender<'_> {
+    fn drop(&mut self) {
+        self.release_pending();
     }
 }
 
@@ -82,11 +112,20 @@ impl Appender for HeadAppender<'_> {
     /// See [`Appender::append`]. A `hint` is trusted when it names an existing series
     /// (as in Prometheus): pass only refs returned for the same labels by this head.
     fn append(&mut self, hint: Option<SeriesRef>, labels: &Labels, sample: Sample) -> Result<SeriesRef, AppendError> {
-        let r = self.resolve(hint, labels)?;
-        if self.check(r, sample)? != Accept::Duplicate {
-            self.pending.push(Pending { r, t: sample.t, v: sample.v });
+        let mut r = self.resolve(hint, labels)?;
+        // A series garbage-collected between the lookup and the check is looked
+        // up again by labels (which creates it anew).
+        for _ in 0..3 {
+            match self.check(r, sample)? {
+                Checked::Dead => r = self.head.get_or_create(labels)?,
+                Checked::Accepted(Accept::Duplicate) => return Ok(r),
+                Checked::Accepted(_) => {
+                    self.pending.push(Pending { r, t: sample.t, v: sample.v });
+                    return Ok(r);
+                }
+            }
         }
-        Ok(r)
+        Err(AppendError::Unavailable { detail: format!("series {labels} keeps being garbage-collected") })
     }
 
     /// Applies the batch shard by shard (one lock per shard touched), in append
@@ -107,6 +146,8 @@ impl Appender for HeadAppender<'_> {
             // snapshots this shard, so nothing below it slips past the cut.
             let min_valid = self.head.min_valid();
             for p in group {
+                let series = &mut shard[p.r.index() / SHARDS];
+                series.pending = series.pending.saturating_sub(1);
                 let stored = if p.t < min_valid {
                     Err(AppendError::OutOfBounds)
                 } else {
@@ -140,7 +181,7 @@ impl Appender for HeadAppender<'_> {
     }
 
     fn rollback(&mut self) {
-        self.pending.clear();
+        self.release_pending();
         self.newest.clear();
     }
 }

@@ -36,6 +36,11 @@ pub(crate) struct MemSeries {
     /// Sorted, distinct-timestamp samples older than the newest in-order sample.
     #[expect(clippy::box_collection, reason = "8 bytes per series instead of 24 for a rarely used list")]
     ooo: Option<Box<Vec<Sample>>>,
+    /// Samples accepted by appenders but not committed or rolled back yet; a
+    /// series with pending samples is never garbage-collected.
+    pub pending: u32,
+    /// Removed by garbage collection: its ref is no longer valid for appends.
+    pub dead: bool,
 }
 
 impl MemSeries {
@@ -168,7 +173,7 @@ impl MemSeries {
             all.extend_from_slice(ooo);
             all.sort_by_key(|s| s.t);
         }
-        let mut fresh = MemSeries::default();
+        let mut fresh = MemSeries { pending: self.pending, ..MemSeries::default() };
         for s in all.into_iter().filter(|s| s.t < mint || s.t > maxt) {
             if fresh.open.count() >= chunk_samples {
                 fresh.cut();
@@ -180,6 +185,11 @@ impl MemSeries {
         }
         *self = fresh;
         Ok(())
+    }
+
+    /// Returns true when the series holds no sample at all.
+    pub fn is_empty(&self) -> bool {
+        self.open.count() == 0 && self.closed.is_empty() && self.ooo.is_none()
     }
 
     /// Drops chunks whose samples are all older than `t` and out-of-order

@@ -36,6 +36,39 @@ impl Postings {
         push(bitmap, r);
     }
 
+    /// Removes series `r` from the pair `name=value`; a pair left without
+    /// series disappears. Returns true when it did: the caller then calls
+    /// [`Postings::prune_values`] for the name, once per batch of removals.
+    pub fn remove(&mut self, r: u32, name: StrId, value: StrId) -> bool {
+        let k = key(name, value);
+        let Some(bitmap) = self.pairs.get_mut(&k) else {
+            return false;
+        };
+        bitmap.remove(r);
+        if bitmap.is_empty() {
+            self.pairs.remove(&k);
+            return true;
+        }
+        false
+    }
+
+    /// Drops the values of `name` that no series has any more (and the name
+    /// when none is left).
+    pub fn prune_values(&mut self, name: StrId) {
+        let pairs = &self.pairs;
+        if let Some(values) = self.values.get_mut(&name) {
+            values.retain(|&v| pairs.contains_key(&key(name, v)));
+            if values.is_empty() {
+                self.values.remove(&name);
+            }
+        }
+    }
+
+    /// Removes series `r` from the set of all series.
+    pub fn remove_series(&mut self, r: u32) {
+        self.all.remove(r);
+    }
+
     /// Records that series `r` exists.
     pub fn add_series(&mut self, r: u32) {
         push(&mut self.all, r);

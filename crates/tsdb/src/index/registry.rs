@@ -27,6 +27,8 @@ pub struct Index {
     per_metric: MixMap<StrId, u32>,
     /// Series count per scrape target: value ids of `job` and `instance`.
     per_target: MixMap<u64, u32>,
+    /// Refs removed by garbage collection (never reused).
+    removed: u32,
 }
 
 fn target_key(job: StrId, instance: StrId) -> u64 {
@@ -34,8 +36,14 @@ fn target_key(job: StrId, instance: StrId) -> u64 {
 }
 
 impl Index {
-    /// Returns the number of series.
+    /// Returns the number of live series (removed ones excluded).
     pub fn len(&self) -> usize {
+        self.refs_allocated() - self.removed as usize
+    }
+
+    /// Returns the number of refs ever handed out (live and removed); refs are
+    /// dense and never reused.
+    pub fn refs_allocated(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }
 
@@ -73,7 +81,7 @@ impl Index {
     /// Registers a new series and returns its ref. The caller has checked that it
     /// does not exist and that limits allow it.
     pub fn create(&mut self, labels: &Labels, hash: u64) -> u32 {
-        let r = u32::try_from(self.len()).expect("fewer than 2^32 series");
+        let r = u32::try_from(self.refs_allocated()).expect("fewer than 2^32 series");
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
@@ -102,6 +110,80 @@ impl Index {
             }
         }
         r
+    }
+
+    /// Removes the series `refs` from lookups, postings and counts. Their refs
+    /// are never handed out again; their label strings stay interned and their
+    /// arena entries stay (a few bytes each) so that readers holding a ref can
+    /// still name it.
+    pub fn remove_all(&mut self, refs: &[u32]) {
+        let mut emptied = Vec::new();
+        for &r in refs {
+            self.remove(r, &mut emptied);
+        }
+        emptied.sort_unstable();
+        emptied.dedup();
+        for name in emptied {
+            self.postings.prune_values(name);
+        }
+    }
+
+    fn remove(&mut self, r: u32, emptied: &mut Vec<StrId>) {
+        let pairs: Vec<(StrId, StrId)> = self.pairs(r).collect();
+        let hash = {
+            let labels = self.labels(r);
+            labels.stable_hash()
+        };
+        match self.by_hash.get(&hash) {
+            Some(&first) if first == r => {
+                let next = self.collisions.get_mut(&hash).and_then(|more| (!more.is_empty()).then(|| more.remove(0)));
+                match next {
+                    Some(n) => {
+                        self.by_hash.insert(hash, n);
+                    }
+                    None => {
+                        self.by_hash.remove(&hash);
+                    }
+                }
+            }
+            _ => {
+                if let Some(more) = self.collisions.get_mut(&hash) {
+                    more.retain(|&x| x != r);
+                }
+            }
+        }
+        if self.collisions.get(&hash).is_some_and(Vec::is_empty) {
+            self.collisions.remove(&hash);
+        }
+        let (mut job, mut instance) = (None, None);
+        for &(n, v) in &pairs {
+            if self.postings.remove(r, n, v) {
+                emptied.push(n);
+            }
+            match self.strings.resolve(n) {
+                METRIC_NAME => {
+                    if let Some(c) = self.per_metric.get_mut(&v) {
+                        *c -= 1;
+                        if *c == 0 {
+                            self.per_metric.remove(&v);
+                        }
+                    }
+                }
+                "job" => job = Some(v),
+                "instance" => instance = Some(v),
+                _ => {}
+            }
+        }
+        if let (Some(j), Some(i)) = (job, instance)
+            && let Some(c) = self.per_target.get_mut(&target_key(j, i))
+        {
+            *c -= 1;
+            if *c == 0 {
+                self.per_target.remove(&target_key(j, i));
+            }
+        }
+        self.postings.remove_series(r);
+        self.removed += 1;
     }
 
     /// Returns the interned pairs of series `r`. Panics on an unknown ref (an
