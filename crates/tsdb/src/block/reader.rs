@@ -372,11 +372,68 @@ impl Block {
 
     /// Returns the ids of the series matching `matchers` whose data overlaps
     /// `[mint, maxt]`, ascending (which is label order).
+    ///
+    /// With at least one `name="value"` matcher, the postings lists are
+    /// intersected in place in the map, shortest first (binary search into the
+    /// longer ones), and the other matchers are checked against each
+    /// candidate's own labels: no bitmap is built for the large lists a metric
+    /// name or a `job` label has. Otherwise the generic bitmap evaluation runs.
     pub fn select_ids(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<u32> {
-        select::select(self, matchers)
-            .iter()
-            .filter(|&id| self.series(id).is_some_and(|v| v.mint <= maxt && mint <= v.maxt))
-            .collect()
+        let overlaps = |id: u32| self.series(id).is_some_and(|v| v.mint <= maxt && mint <= v.maxt);
+        let (exact, rest): (Vec<&Matcher>, Vec<&Matcher>) =
+            matchers.iter().partition(|m| m.op() == wk_model::MatchOp::Eq && !m.value().is_empty());
+        if exact.is_empty() {
+            return select::select(self, matchers).iter().filter(|&id| overlaps(id)).collect();
+        }
+        let mut lists = Vec::with_capacity(exact.len());
+        for m in exact {
+            match self.pair_range(m.name(), m.value()) {
+                Some(list) => lists.push(list),
+                None => return Vec::new(),
+            }
+        }
+        lists.sort_by_key(|&(_, len)| len);
+        let (off, len) = lists[0];
+        let mut ids: Vec<u32> = self.postings_slice(off, len).chunks_exact(4).map(read_u32).collect();
+        for &(off, len) in &lists[1..] {
+            let other = self.postings_slice(off, len);
+            ids.retain(|&id| contains_sorted(other, id));
+            if ids.is_empty() {
+                return ids;
+            }
+        }
+        ids.retain(|&id| overlaps(id) && rest.iter().all(|m| m.matches(self.label_value(id, m.name()).unwrap_or(""))));
+        ids
+    }
+
+    /// The postings (offset, length) of `name=value`, if the pair exists.
+    fn pair_range(&self, name: &str, value: &str) -> Option<(usize, usize)> {
+        let (first, end) = self.name_pairs(name)?;
+        let v = self.lookup_symbol(value)?;
+        let (mut lo, mut hi) = (first, end);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (pv, off, len) = self.pair(mid);
+            match pv.cmp(&v) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some((off, len)),
+            }
+        }
+        None
+    }
+
+    fn postings_slice(&self, off: usize, len: usize) -> &[u8] {
+        self.section(SectionId::Postings).get(off * 4..(off + len) * 4).unwrap_or(&[])
+    }
+
+    /// The value of label `name` of series `id`, if it has the label.
+    fn label_value(&self, id: u32, name: &str) -> Option<&str> {
+        let view = self.series(id)?;
+        view.labels.chunks_exact(8).find_map(|p| {
+            let (n, v) = (read_u32(&p[..4]), read_u32(&p[4..]));
+            (self.symbol(n) == name).then(|| self.symbol(v))
+        })
     }
 
     /// Sorted distinct label names of the series matching `matchers`.
@@ -427,6 +484,24 @@ impl Block {
     }
 }
 
+fn read_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b.try_into().expect("4 bytes"))
+}
+
+/// Binary search for `id` in a sorted list of little-endian u32s.
+fn contains_sorted(list: &[u8], id: u32) -> bool {
+    let (mut lo, mut hi) = (0usize, list.len() / 4);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match read_u32(&list[mid * 4..mid * 4 + 4]).cmp(&id) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
 fn section_bytes(bytes: &[u8], s: Section) -> &[u8] {
     bytes.get(s.offset as usize..(s.offset + s.len) as usize).unwrap_or(&[])
 }
@@ -439,19 +514,7 @@ impl LabelIndex for Block {
     }
 
     fn pair_postings(&self, name: &str, value: &str) -> Option<Cow<'_, RoaringBitmap>> {
-        let (first, end) = self.name_pairs(name)?;
-        let v = self.lookup_symbol(value)?;
-        let (mut lo, mut hi) = (first, end);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (pv, off, len) = self.pair(mid);
-            match pv.cmp(&v) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(Cow::Owned(self.postings(off, len))),
-            }
-        }
-        None
+        self.pair_range(name, value).map(|(off, len)| Cow::Owned(self.postings(off, len)))
     }
 
     fn union_values(&self, name: &str, keep: &dyn Fn(&str) -> bool) -> RoaringBitmap {

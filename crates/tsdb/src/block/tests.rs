@@ -175,3 +175,40 @@ proptest! {
         }
     }
 }
+
+fn matcher_pool() -> Vec<Matcher> {
+    use MatchOp::*;
+    [
+        (Eq, "__name__", "cpu_seconds_total"),
+        (Eq, "__name__", "mem_bytes"),
+        (Eq, "instance", "b"),
+        (Eq, "instance", "zzz"),
+        (Eq, "job", "node"),
+        (Eq, "instance", ""),
+        (Eq, "nope", ""),
+        (Neq, "instance", "a"),
+        (Re, "instance", "a|c"),
+        (Re, "__name__", ".*bytes"),
+        (Nre, "instance", "c"),
+        (Re, "nope", ".*"),
+        (Nre, "job", "node"),
+    ]
+    .into_iter()
+    .map(|(op, n, v)| Matcher::new(op, n, v).unwrap())
+    .collect()
+}
+
+proptest! {
+    /// The in-map intersection path answers exactly like the generic bitmap
+    /// evaluation.
+    #[test]
+    fn fast_select_matches_generic_select(picks in proptest::collection::vec(0usize..13, 0..4)) {
+        let fs = SimFs::new();
+        let path = write(&fs, Path::new("/d"), &fixture());
+        let b = Block::open(&fs, &path).unwrap();
+        let pool = matcher_pool();
+        let ms: Vec<Matcher> = picks.iter().map(|&i| pool[i].clone()).collect();
+        let generic: Vec<u32> = crate::index::select::select(&b, &ms).iter().collect();
+        prop_assert_eq!(b.select_ids(&ms, i64::MIN, i64::MAX), generic);
+    }
+}
