@@ -224,9 +224,14 @@ impl RemoteWriteConfig {
         match self.url.parse::<http::Uri>() {
             _ if self.url.is_empty() => problems.error(at, "remote_write: url is required"),
             Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {}
-            Ok(_) => {
-                problems.error(at, format!("remote_write: url {:?} must be http:// or https:// with a host", self.url))
-            }
+            // Prometheus accepts any URL here (e.g. `localhost:9090`); the agent cannot send to it.
+            Ok(_) => problems.warning(
+                at,
+                format!(
+                    "remote_write: url {:?} must be http:// or https:// with a host for the agent to use it",
+                    self.url
+                ),
+            ),
             Err(e) => problems.error(at, format!("remote_write: invalid url {:?}: {e}", self.url)),
         }
         if let Some(name) = &self.name

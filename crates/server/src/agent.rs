@@ -84,8 +84,9 @@ pub fn load_config(options: &AgentOptions) -> Result<Config> {
         let entry = RemoteWriteConfig::for_url(url.clone());
         let mut problems = wk_config::Problems::default();
         entry.validate(serde_saphyr::Location::UNKNOWN, &mut problems);
-        if problems.has_errors() {
-            let messages: Vec<String> = problems.into_sorted().into_iter().map(|d| d.message).collect();
+        // Warnings too: a URL the agent cannot send to is fatal on the command line.
+        let messages: Vec<String> = problems.into_sorted().into_iter().map(|d| d.message).collect();
+        if !messages.is_empty() {
             return Err(Error::Agent(format!("--remote-write: {}", messages.join("; "))));
         }
         config.remote_write.push(wk_config::unspanned(entry));
