@@ -22,6 +22,7 @@ pub use otlp::{DEFAULT_OTLP_GRPC_LISTEN_ADDRESS, OtlpConfig, OtlpGrpcConfig};
 pub use query::QueryConfig;
 pub use storage::{FsyncPolicy, LimitsConfig, StorageConfig, WalConfig};
 pub use web::{DEFAULT_LISTEN_ADDRESS, TlsServerConfig, WebConfig};
+pub use wk_agent::config::{AgentConfig, QueueConfig, RemoteWriteConfig};
 pub use wk_collect::heartbeat::HeartbeatConfig;
 pub use wk_collect::host::HostAgentConfig;
 pub use wk_collect::http_client::{Authorization, BasicAuth, HeaderValues, OAuth2, TlsClientConfig};
@@ -56,9 +57,10 @@ pub struct Config {
     /// External Alertmanagers and alert relabeling, as Prometheus.
     #[serde(skip_serializing_if = "AlertingConfig::is_empty", deserialize_with = "null_as_default")]
     pub alerting: AlertingConfig,
-    /// Prometheus remote write targets.
+    /// Prometheus remote write targets: where `watchkeeper agent` sends what it
+    /// collects (`serve` stores locally and ignores them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub remote_write: Vec<Value>,
+    pub remote_write: Vec<Spanned<RemoteWriteConfig>>,
     /// Prometheus remote read sources.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<Value>,
@@ -90,6 +92,9 @@ pub struct Config {
     /// Watchkeeper's HTTP server.
     #[serde(deserialize_with = "null_as_default")]
     pub web: WebConfig,
+    /// `watchkeeper agent`: the bound of its disk buffer.
+    #[serde(deserialize_with = "null_as_default")]
+    pub agent: AgentConfig,
 }
 
 impl Default for Config {
@@ -112,6 +117,7 @@ impl Default for Config {
             probes: Vec::new(),
             heartbeats: Vec::new(),
             web: WebConfig::default(),
+            agent: AgentConfig::default(),
         }
     }
 }
@@ -233,6 +239,19 @@ impl Config {
             }
         }
         self.storage.validate(problems);
+        self.agent.validate(problems);
+        for entry in &self.remote_write {
+            entry.value.validate(entry.referenced, problems);
+        }
+        let mut names = std::collections::HashSet::new();
+        for entry in &self.remote_write {
+            if !names.insert(entry.value.queue_name()) {
+                problems.error(
+                    entry.referenced,
+                    format!("found multiple remote write configs with name {:?}", entry.value.queue_name()),
+                );
+            }
+        }
         self.query.validate(problems);
         self.otlp.validate(self.web.listen_address, problems);
         wk_collect::probe::config::validate(&self.probes, problems);
@@ -255,7 +274,6 @@ impl Config {
             rule.validate(at, problems);
         }
         let ignored = [
-            ("remote_write", !self.remote_write.is_empty()),
             ("remote_read", !self.remote_read.is_empty()),
             ("alerting.alertmanagers", !self.alerting.alertmanagers.is_empty()),
             ("scrape_config_files", !self.scrape_config_files.is_empty()),

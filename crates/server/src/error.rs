@@ -44,6 +44,9 @@ pub enum Error {
     /// A storage engine could not be opened or closed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The agent could not start: no endpoint, or a queue that cannot be opened.
+    #[error("agent: {0}")]
+    Agent(String),
     /// TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),

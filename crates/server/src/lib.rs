@@ -19,8 +19,11 @@
 //!   periodic maintenance; [`admin`]: the TSDB admin API (series deletion).
 //! - [`reload`]: the live configuration and the reload procedure.
 //! - [`server`]: start, run until a signal, stop.
+//! - [`agent`]: `watchkeeper agent`: collectors writing to `wk-agent`'s disk queues,
+//!   sent on with remote_write.
 
 pub mod admin;
+pub mod agent;
 pub mod config;
 pub mod data_dir;
 mod error;

@@ -301,9 +301,9 @@ impl Server {
 /// returns (SIGHUP would otherwise kill the process during start-up).
 #[derive(Debug)]
 pub struct Signals {
-    hangup: tokio::signal::unix::Signal,
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
+    pub(crate) hangup: tokio::signal::unix::Signal,
+    pub(crate) interrupt: tokio::signal::unix::Signal,
+    pub(crate) terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {

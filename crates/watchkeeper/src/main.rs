@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wk_server::agent::{Agent, AgentOptions};
 use wk_server::config;
 use wk_server::logging::{self, LogFormat};
 use wk_server::reload::Overrides;
@@ -26,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Run the agent alone: collect (host agent, scrape_configs) and forward every
+    /// sample with remote_write, buffering on disk while the server is unreachable.
+    Agent(AgentArgs),
     /// Check files without starting anything.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -55,6 +59,29 @@ struct ServeArgs {
     log_format: String,
 }
 
+#[derive(Debug, clap::Args)]
+struct AgentArgs {
+    /// remote_write endpoint, e.g. http://watchkeeper:9800/api/v1/write; added to the
+    /// configuration's remote_write entries.
+    #[arg(long = "remote-write", value_name = "URL")]
+    remote_write: Option<String>,
+    /// Configuration file (scrape_configs, host_agent, global.external_labels, remote_write, agent).
+    #[arg(long = "config.file", visible_alias = "config", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Directory of the disk buffer (DIR/agent-wal); overrides storage.path [default: ./data].
+    #[arg(long = "storage.path", value_name = "DIR")]
+    storage_path: Option<PathBuf>,
+    /// Address of the agent's /metrics and /-/healthy [default: 127.0.0.1:9801].
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
+    listen_address: Option<SocketAddr>,
+    /// Log level: debug, info, warn, error, or a tracing filter.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+    /// Log format.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum CheckCommand {
     /// Check configuration files; print every problem as FILE:LINE:COLUMN: message.
@@ -70,6 +97,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Agent(args) => agent(args),
         Command::Check(CheckCommand::Config { files }) => check_config(&files),
         Command::Version => {
             println!("watchkeeper {}", env!("CARGO_PKG_VERSION"));
@@ -108,6 +136,40 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn agent(args: AgentArgs) -> ExitCode {
+    let format: LogFormat = args.log_format.parse().unwrap_or_default();
+    if let Err(e) = logging::init(&args.log_level, format) {
+        eprintln!("watchkeeper: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("watchkeeper: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = AgentOptions {
+        config_file: args.config_file,
+        remote_write_url: args.remote_write,
+        storage_path: args.storage_path,
+        listen_address: args.listen_address,
+    };
+    let result = runtime.block_on(async {
+        let signals = Signals::install()?;
+        let agent = Agent::start(options).await?;
+        agent.run_until_signal(signals).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("watchkeeper: {e}");
             ExitCode::FAILURE
         }
     }

@@ -9,7 +9,7 @@ fn floor(crate_name: &str) -> Option<u8> {
         "wk-config" | "wk-storage" | "wk-wal" | "wk-ingest" => 1,
         "wk-promql" | "wk-logql" | "wk-tsdb" | "wk-logs" | "wk-meta" => 2,
         "wk-collect" | "wk-rules" | "wk-alerting" | "wk-notify" => 3,
-        "wk-api" | "wk-ui" => 4,
+        "wk-api" | "wk-ui" | "wk-agent" => 4,
         "wk-server" => 5,
         "watchkeeper" | "wk-bench" => 6,
         _ => return None,

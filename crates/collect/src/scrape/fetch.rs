@@ -334,7 +334,9 @@ where
 
 /// Builds the rustls configuration for a job's `tls_config`: its CA (or the system's),
 /// an optional client certificate, `insecure_skip_verify`, and the minimum version.
-fn tls_client_config(tls: &TlsClientConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+/// Also used by the agent's remote_write client. Fails with a message naming the file
+/// or setting that is wrong.
+pub fn tls_client_config(tls: &TlsClientConfig) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     static TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
     let versions = match tls.min_version.as_deref() {
@@ -394,8 +396,8 @@ fn tls_client_config(tls: &TlsClientConfig) -> Result<Arc<rustls::ClientConfig>,
     Ok(Arc::new(config))
 }
 
-/// Standard base64 with padding, for `Authorization: Basic`.
-fn base64(input: &[u8]) -> String {
+/// Standard base64 with padding (RFC 4648), for `Authorization: Basic` headers.
+pub fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
