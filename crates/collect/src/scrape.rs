@@ -26,7 +26,7 @@ pub mod target;
 pub use append::{ScrapeOutcome, ScrapeWriter};
 pub use config::*;
 pub use fetch::{Fetched, TargetClient};
-pub use job::JobSettings;
+pub use job::{JobSettings, MetadataSink};
 pub use manager::{ScrapeManager, ScrapeManagerOptions};
 pub use refresh::DiscoveryCounters;
 pub use report::{ActiveTarget, DroppedTarget, TargetsReport};

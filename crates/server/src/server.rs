@@ -103,7 +103,12 @@ impl Server {
             timeout: web.request_timeout.get(),
             max_body_bytes: usize::try_from(web.max_request_body_size.0).unwrap_or(usize::MAX),
         };
-        let scrape = Arc::new(ScrapeManager::new(storage.appendable()));
+        let metadata = Arc::new(wk_api::metadata::MetadataCache::default());
+        let scrape_options = wk_collect::scrape::ScrapeManagerOptions {
+            metadata: Some(Arc::new(crate::status::ScrapeMetadata(metadata.clone()))),
+            ..Default::default()
+        };
+        let scrape = Arc::new(ScrapeManager::with_options(storage.appendable(), scrape_options));
         metrics.add_late(Arc::new(crate::status::DiscoveryMetrics(scrape.discovery_counters())));
         let base_dir = config.path().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
         scrape.apply(snapshot.scrape_jobs_with_self(local_addr), base_dir.clone());
@@ -114,7 +119,6 @@ impl Server {
             snapshot.heartbeat_list(),
             storage.queryable().as_ref(),
         ));
-        let metadata = Arc::new(wk_api::metadata::MetadataCache::default());
         let ingest =
             wk_api::ingest::Ingest::new(storage.appendable(), Default::default(), ingest_metrics, metadata.clone());
         let query = wk_api::query::router(storage.queryable(), snapshot.query.options(), metadata);

@@ -216,3 +216,13 @@ impl crate::self_metrics::LateMetrics for DiscoveryMetrics {
         Ok(())
     }
 }
+
+/// Feeds the metadata scrape targets expose into `/api/v1/metadata`.
+#[derive(Debug)]
+pub struct ScrapeMetadata(pub Arc<wk_api::metadata::MetadataCache>);
+
+impl wk_collect::scrape::MetadataSink for ScrapeMetadata {
+    fn record(&self, metadata: &[wk_ingest::Metadata]) {
+        self.0.record(metadata);
+    }
+}

@@ -173,7 +173,8 @@ async fn exporter(body: &'static str) -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn scrape_jobs_from_the_config_are_scraped_queryable_and_listed() {
-    let target = exporter("# TYPE demo_value gauge\ndemo_value{kind=\"x\"} 42\n").await;
+    let target =
+        exporter("# HELP demo_value A demo gauge.\n# TYPE demo_value gauge\ndemo_value{kind=\"x\"} 42\n").await;
     let env = TestEnv::new(&format!(
         "host_agent:\n  enabled: false\nscrape_configs:\n  - job_name: demo\n    scrape_interval: 200ms\n    scrape_timeout: 100ms\n    static_configs:\n      - targets: ['{target}']\n"
     ));
@@ -198,6 +199,10 @@ async fn scrape_jobs_from_the_config_are_scraped_queryable_and_listed() {
     let expected = format!("demo_value{{instance=\"{target}\",job=\"demo\",kind=\"x\"}} 42 ");
     assert!(federated.body.contains(&expected), "{}", federated.body);
     assert!(federated.body.starts_with("# TYPE demo_value untyped\n"), "{}", federated.body);
+    // The target's HELP and TYPE reach the metadata API.
+    let (_, json) = get_json(addr, "/api/v1/metadata?metric=demo_value").await;
+    assert_eq!(json["data"]["demo_value"][0]["type"], "gauge", "{json}");
+    assert_eq!(json["data"]["demo_value"][0]["help"], "A demo gauge.", "{json}");
     let (_, json) = get_json(addr, "/api/v1/targets").await;
     let active = &json["data"]["activeTargets"][0];
     assert_eq!(active["scrapePool"], "demo");

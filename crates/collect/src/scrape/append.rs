@@ -73,6 +73,52 @@ struct ReportSeries {
     hint: Option<SeriesRef>,
 }
 
+/// A hash of a scrape's metadata lines, to report them only when they change.
+fn metadata_hash(entries: &[Entry<'_>]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for e in entries {
+        match e {
+            Entry::Help { name, text } => (0u8, name, text).hash(&mut h),
+            Entry::Type { name, kind } => (1u8, name, *kind as u8).hash(&mut h),
+            Entry::Unit { name, unit } => (2u8, name, unit).hash(&mut h),
+            Entry::Sample(_) => {}
+        }
+    }
+    h.finish().max(1)
+}
+
+/// Groups a scrape's metadata lines by family.
+fn to_metadata(entries: Vec<Entry<'_>>) -> Vec<wk_ingest::Metadata> {
+    use std::collections::BTreeMap;
+    use wk_ingest::exposition::MetricType as T;
+    fn family<'m>(all: &'m mut BTreeMap<String, wk_ingest::Metadata>, name: &str) -> &'m mut wk_ingest::Metadata {
+        all.entry(name.to_owned())
+            .or_insert_with(|| wk_ingest::Metadata { metric_family_name: name.to_owned(), ..Default::default() })
+    }
+    let mut all = BTreeMap::new();
+    for e in entries {
+        match e {
+            Entry::Help { name, text } => family(&mut all, &name).help = text.into_owned(),
+            Entry::Unit { name, unit } => family(&mut all, &name).unit = unit.into_owned(),
+            Entry::Type { name, kind } => {
+                family(&mut all, &name).metric_type = match kind {
+                    T::Counter => wk_ingest::MetricType::Counter,
+                    T::Gauge => wk_ingest::MetricType::Gauge,
+                    T::Histogram => wk_ingest::MetricType::Histogram,
+                    T::GaugeHistogram => wk_ingest::MetricType::GaugeHistogram,
+                    T::Summary => wk_ingest::MetricType::Summary,
+                    T::Info => wk_ingest::MetricType::Info,
+                    T::StateSet => wk_ingest::MetricType::StateSet,
+                    T::Unknown => wk_ingest::MetricType::Unknown,
+                }
+            }
+            Entry::Sample(_) => {}
+        }
+    }
+    all.into_values().collect()
+}
+
 /// One target's writer: its series cache and the scrape history staleness needs.
 #[derive(Debug)]
 pub struct ScrapeWriter {
@@ -87,6 +133,8 @@ pub struct ScrapeWriter {
     carried: Vec<Labels>,
     report: Vec<ReportSeries>,
     key: String,
+    /// Hash of the metadata last reported to the job's sink (0: none yet).
+    metadata_hash: u64,
 }
 
 impl ScrapeWriter {
@@ -111,6 +159,7 @@ impl ScrapeWriter {
             carried: Vec::new(),
             report,
             key: String::new(),
+            metadata_hash: 0,
         }
     }
 
@@ -204,11 +253,18 @@ impl ScrapeWriter {
     ) -> Result<(), String> {
         let parser = Parser::new(body, format).map_err(|e| format!("parsing the exposition: {e}"))?;
         let mut over_limit = false;
+        let collect_metadata = self.job.metadata.is_some();
+        let mut metadata: Vec<Entry<'_>> = Vec::new();
         let mut ctx = AppendContext { app, generation: self.generation, start_ms, job: &self.job, outcome };
         for entry in parser {
             let sample = match entry.map_err(|e| format!("parsing the exposition: {e}"))? {
                 Entry::Sample(sample) => sample,
-                _ => continue,
+                other => {
+                    if collect_metadata {
+                        metadata.push(other);
+                    }
+                    continue;
+                }
             };
             ctx.outcome.samples_scraped += 1;
             if over_limit {
@@ -230,6 +286,13 @@ impl ScrapeWriter {
         }
         if over_limit {
             return Err(format!("sample limit exceeded (limit {})", self.job.sample_limit));
+        }
+        if let Some(sink) = &self.job.metadata {
+            let hash = metadata_hash(&metadata);
+            if hash != self.metadata_hash {
+                self.metadata_hash = hash;
+                sink.record(&to_metadata(metadata));
+            }
         }
         Ok(())
     }

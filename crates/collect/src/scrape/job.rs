@@ -9,6 +9,13 @@ use super::ScrapeConfig;
 use super::fetch::ClientSettings;
 use crate::relabel::Rule;
 
+/// Where scrape loops report the metric metadata (`# HELP`, `# TYPE`, `# UNIT`)
+/// their targets expose; the server feeds `/api/v1/metadata` with it.
+pub trait MetadataSink: Send + Sync + std::fmt::Debug {
+    /// Records the metadata of one target's scrape (called when it changed).
+    fn record(&self, metadata: &[wk_ingest::Metadata]);
+}
+
 /// One job's settings, as the scrape loops use them.
 #[derive(Debug)]
 pub struct JobSettings {
@@ -40,6 +47,8 @@ pub struct JobSettings {
     pub metric_rules: Vec<Rule>,
     /// The HTTP client settings.
     pub client: Arc<ClientSettings>,
+    /// Where metadata goes; none by default.
+    pub metadata: Option<Arc<dyn MetadataSink>>,
 }
 
 impl JobSettings {
@@ -74,6 +83,7 @@ impl JobSettings {
             target_rules: compile(&config.relabel_configs)?,
             metric_rules: compile(&config.metric_relabel_configs)?,
             client: Arc::new(ClientSettings::new(config).map_err(|e| format!("job {name:?}: {e}"))?),
+            metadata: None,
         })
     }
 

@@ -39,11 +39,13 @@ pub struct ScrapeManagerOptions {
     /// How often `file_sd_configs` files are checked for changes (a `stat` per file).
     /// Default 5s.
     pub file_sd_poll_interval: Duration,
+    /// Where the metric metadata targets expose is reported; none by default.
+    pub metadata: Option<Arc<dyn super::job::MetadataSink>>,
 }
 
 impl Default for ScrapeManagerOptions {
     fn default() -> Self {
-        Self { file_sd_poll_interval: Duration::from_secs(5) }
+        Self { file_sd_poll_interval: Duration::from_secs(5), metadata: None }
     }
 }
 
@@ -120,7 +122,10 @@ impl ScrapeManager {
                 continue;
             }
             let job = match JobSettings::new(&config) {
-                Ok(job) => Arc::new(job),
+                Ok(mut job) => {
+                    job.metadata = self.options.metadata.clone();
+                    Arc::new(job)
+                }
                 Err(e) => {
                     tracing::error!(job = %name, error = %e, "scrape job not started");
                     continue;
