@@ -31,7 +31,7 @@ pub fn job(yaml: &str) -> ScrapeConfig {
 pub fn manager(head: &Arc<Head>) -> ScrapeManager {
     ScrapeManager::with_options(
         head.clone(),
-        ScrapeManagerOptions { file_sd_poll_interval: Duration::from_millis(100) },
+        ScrapeManagerOptions { file_sd_poll_interval: Duration::from_millis(100), ..Default::default() },
     )
 }
 
