@@ -1,4 +1,5 @@
-//! Prometheus's TSDB admin API: `POST|PUT /api/v1/admin/tsdb/delete_series`.
+//! Prometheus's TSDB admin API: `POST|PUT /api/v1/admin/tsdb/delete_series`,
+//! `/api/v1/admin/tsdb/clean_tombstones` and `/api/v1/admin/tsdb/snapshot`.
 //!
 //! Off unless `web.enable_admin_api` is true (read on every request, so a reload
 //! switches it), as Prometheus keeps it behind `--web.enable-admin-api`: it
@@ -26,6 +27,8 @@ struct AdminState {
 pub fn router(config: Arc<LiveConfig>, storage: Storage) -> Router {
     Router::new()
         .route("/api/v1/admin/tsdb/delete_series", axum::routing::post(delete_series).put(delete_series))
+        .route("/api/v1/admin/tsdb/clean_tombstones", axum::routing::post(clean_tombstones).put(clean_tombstones))
+        .route("/api/v1/admin/tsdb/snapshot", axum::routing::post(snapshot).put(snapshot))
         .with_state(AdminState { config, storage })
 }
 
@@ -72,5 +75,76 @@ async fn delete_series(
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+async fn clean_tombstones(State(state): State<AdminState>) -> Response {
+    if !state.config.get().web.enable_admin_api {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "admin APIs disabled");
+    }
+    let db = state.storage.db().clone();
+    match tokio::task::spawn_blocking(move || db.clean_tombstones()).await {
+        Ok(Ok(_)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+async fn snapshot(
+    State(state): State<AdminState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !state.config.get().web.enable_admin_api {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "admin APIs disabled");
+    }
+    let params = wk_api::query::collect_params(&method, &uri, &headers, &body);
+    let skip_head = match wk_api::query::one_param(&params, "skip_head") {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_data",
+                format!("unable to parse boolean 'skip_head' argument: {other:?}"),
+            );
+        }
+    };
+    // Like Prometheus: UTC time and a random suffix, so names sort by time.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let name = format!("{}-{:016x}", format_utc(now.as_secs()), rand_suffix(now));
+    let db = state.storage.db().clone();
+    let task_name = name.clone();
+    match tokio::task::spawn_blocking(move || db.snapshot(&task_name, skip_head)).await {
+        Ok(Ok(_)) => (StatusCode::OK, axum::Json(json!({"status": "success", "data": {"name": name}}))).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("create snapshot: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` for Unix seconds `secs`.
+fn format_utc(secs: u64) -> String {
+    let (year, month, day) = crate::status::civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// A suffix that differs between snapshots taken in the same second.
+fn rand_suffix(now: std::time::Duration) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(now.as_nanos());
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_names() {
+        assert_eq!(super::format_utc(0), "19700101T000000Z");
+        assert_eq!(super::format_utc(1_512_940_344), "20171210T211224Z");
+        assert_eq!(super::format_utc(1_795_696_193), "20261126T122953Z");
     }
 }

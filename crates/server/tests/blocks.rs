@@ -106,7 +106,36 @@ async fn old_data_becomes_blocks_survives_restarts_and_can_be_deleted() {
     assert_eq!(response.status, 204, "{response:?}");
     assert_eq!(count(addr, "b").await, 0);
     assert_eq!(count(addr, "a").await, 300);
+    let tombstones = |env: &TestEnv| {
+        std::fs::read_dir(env.path().join("data/blocks"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tombstones"))
+            .count()
+    };
+    assert!(tombstones(&env) > 0);
+    // Cleaning rewrites the blocks without the deleted samples.
+    let response = post(addr, "/api/v1/admin/tsdb/clean_tombstones", &form, b"").await;
+    assert_eq!(response.status, 204, "{response:?}");
+    assert_eq!(tombstones(&env), 0);
+    assert_eq!(count(addr, "a").await, 300);
+    // A snapshot is a data directory of its own.
+    let response = post(addr, "/api/v1/admin/tsdb/snapshot", &form, b"skip_head=maybe").await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let response = post(addr, "/api/v1/admin/tsdb/snapshot", &form, b"").await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let json: Value = serde_json::from_str(&response.body).unwrap();
+    let name = json["data"]["name"].as_str().unwrap().to_owned();
+    assert!(env.path().join("data/snapshots").join(&name).join("blocks").is_dir());
     server.shutdown().await.unwrap();
+
+    let snap = TestEnv::new("storage:\n  retention:\n    time: 0s\n");
+    std::fs::create_dir_all(snap.path().join("data")).unwrap();
+    std::fs::rename(env.path().join("data/snapshots").join(&name).join("blocks"), snap.path().join("data/blocks"))
+        .unwrap();
+    let snap_server = snap.start().await;
+    assert_eq!(count(snap_server.local_addr(), "a").await, 300, "the snapshot serves the data");
+    assert_eq!(count(snap_server.local_addr(), "b").await, 0);
+    snap_server.shutdown().await.unwrap();
 
     let server = env.start().await;
     let addr = server.local_addr();

@@ -99,6 +99,16 @@ pub trait WalFs: Send + Sync + fmt::Debug {
 
     /// Makes the entries of `dir` (creations, renames, removals) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Makes `to` a second name of the immutable file `from` (a hard link on
+    /// the real disk; a synced copy by default). Durable once the parent of
+    /// `to` is synced.
+    fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let bytes = self.read(from)?;
+        let file = self.create(to)?;
+        file.write_all(&bytes)?;
+        file.sync_data()
+    }
 }
 
 /// Creates `dir` and its missing ancestors, syncing each new entry's parent, so
@@ -283,5 +293,9 @@ impl WalFs for RealFs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+
+    fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(from, to)
     }
 }

@@ -53,6 +53,12 @@ impl<'a> BlockWriter<'a> {
     /// `[mint, maxt)`) in directory `dir`, which must exist.
     pub fn create(fs: &'a dyn WalFs, dir: &Path, meta: BlockMeta) -> Result<Self> {
         let name = format::block_name(meta.mint, meta.maxt);
+        Self::create_named(fs, dir, meta, name)
+    }
+
+    /// Like [`BlockWriter::create`] with an explicit file stem (a rewritten
+    /// block must not take its source's name).
+    pub fn create_named(fs: &'a dyn WalFs, dir: &Path, meta: BlockMeta, name: String) -> Result<Self> {
         let tmp = dir.join(format!("{name}{}{}", format::BLOCK_SUFFIX, format::TMP_SUFFIX));
         let file = fs.create(&tmp).map_err(|source| TsdbError::Io { op: "create block", path: tmp.clone(), source })?;
         let mut w = Self {
@@ -105,6 +111,11 @@ impl<'a> BlockWriter<'a> {
         self.meta.num_series += 1;
         self.meta.num_samples += samples.len() as u64;
         self.flush_if_full()
+    }
+
+    /// The temporary file being written (removed by the caller on failure).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
     }
 
     /// Returns the number of series added so far.

@@ -151,7 +151,100 @@ pub struct DeleteReport {
     pub block_series: u64,
 }
 
+/// Name of the snapshots directory inside the data directory.
+pub const SNAPSHOTS_DIR: &str = "snapshots";
+
 impl Db {
+    /// Rewrites every block that has tombstones without the deleted samples,
+    /// as Prometheus's `/api/v1/admin/tsdb/clean_tombstones`, and returns how
+    /// many blocks were rewritten. The new block lists the old one as its
+    /// source, so a crash at any point leaves either the old block with its
+    /// tombstones or the new one.
+    pub fn clean_tombstones(&self) -> Result<usize> {
+        let _one = self.maintenance.lock();
+        let dir = self.blocks_dir();
+        let mut rewritten = 0;
+        // Bound first: a guard in the loop header would live through the loop.
+        let blocks = self.blocks.read().blocks.clone();
+        for old in blocks {
+            if old.tombstones().is_empty() {
+                continue;
+            }
+            let meta = BlockMeta {
+                mint: old.meta().mint,
+                maxt: old.meta().maxt,
+                level: old.meta().level,
+                sources: vec![old.name().to_owned()],
+                ..Default::default()
+            };
+            let base = crate::block::block_name(meta.mint, meta.maxt);
+            let name = (1..)
+                .map(|n| format!("{base}-r{n}"))
+                .find(|n| self.fs.file_len(&dir.join(format!("{n}{BLOCK_SUFFIX}"))).is_err())
+                .expect("an unused name");
+            let mut writer = BlockWriter::create_named(&*self.fs, &dir, meta, name)?;
+            let tmp = writer.tmp_path().to_path_buf();
+            let written = merge_into(std::slice::from_ref(&old), &mut writer).and_then(|()| writer.finish());
+            let path = written.inspect_err(|_| {
+                let _ = self.fs.remove_file(&tmp);
+            })?;
+            let new = match path {
+                Some(p) => Some(Arc::new(Block::open(&*self.fs, &p)?)),
+                None => None,
+            };
+            {
+                let mut set = self.blocks.write();
+                set.blocks.retain(|b| !Arc::ptr_eq(b, &old));
+                if let Some(b) = &new {
+                    set.blocks.push(Arc::clone(b));
+                }
+                set.blocks.sort_by_key(|b| (b.meta().mint, b.meta().maxt));
+            }
+            remove_block_files(&*self.fs, &old)?;
+            rewritten += 1;
+            tracing::info!(block = old.name(), "TSDB block rewritten without its deleted samples");
+        }
+        Ok(rewritten)
+    }
+
+    /// Writes a snapshot of the database to `<dir>/snapshots/<name>/blocks/`:
+    /// every block (hard links: no copy, no pause) and, unless `skip_head`, one
+    /// more block holding the head's samples. The snapshot directory is itself
+    /// a data directory Watchkeeper can open. Returns its path.
+    pub fn snapshot(&self, name: &str, skip_head: bool) -> Result<PathBuf> {
+        let _one = self.maintenance.lock();
+        let root = self.dir.join(SNAPSHOTS_DIR).join(name);
+        let dir = root.join(BLOCKS_DIR);
+        wk_wal::create_dir_durably(&*self.fs, &dir).map_err(io("create snapshot directory", &dir))?;
+        let blocks = self.blocks.read().blocks.clone();
+        for b in blocks {
+            let to = dir.join(format!("{}{BLOCK_SUFFIX}", b.name()));
+            self.fs.link_or_copy(b.path(), &to).map_err(io("link block into snapshot", &to))?;
+            let tomb = b.tombstones_path();
+            if self.fs.file_len(&tomb).is_ok() {
+                let to = to.with_extension("tombstones");
+                self.fs.link_or_copy(&tomb, &to).map_err(io("link tombstones into snapshot", &to))?;
+            }
+        }
+        if !skip_head && let Some((lo, hi)) = self.head.time_range() {
+            let head_min = self.blocks.read().head_min;
+            let lo = lo.max(head_min);
+            let meta = BlockMeta { mint: lo, maxt: hi.saturating_add(1), ..Default::default() };
+            let querier = self.head.querier();
+            let mut writer = BlockWriter::create(&*self.fs, &dir, meta)?;
+            for (labels, r) in querier.sorted_series(&[], lo, hi) {
+                let samples = querier
+                    .series_samples(r, &labels, lo, hi)
+                    .map_err(|e| TsdbError::HeadRead { detail: e.to_string() })?;
+                writer.add_series(&labels, &samples)?;
+            }
+            writer.finish()?;
+        }
+        self.fs.sync_dir(&dir).map_err(io("fsync snapshot directory", &dir))?;
+        tracing::info!(path = %root.display(), skip_head, "TSDB snapshot written");
+        Ok(root)
+    }
+
     /// Deletes the samples in `[mint, maxt]` (inclusive, milliseconds) of every
     /// series matching `matchers`, as Prometheus's
     /// `/api/v1/admin/tsdb/delete_series`. Head deletions are logged in the WAL
@@ -180,7 +273,8 @@ impl Db {
             .map_err(|e| TsdbError::Unavailable { detail: format!("logging the deletion: {e}") })?;
             report.head_series = refs.len() as u64;
         }
-        for b in self.blocks.read().blocks.clone() {
+        let blocks = self.blocks.read().blocks.clone();
+        for b in blocks {
             let ids = b.select_ids(matchers, mint, maxt);
             if ids.is_empty() {
                 continue;

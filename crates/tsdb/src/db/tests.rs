@@ -756,3 +756,46 @@ fn pending_samples_keep_a_series_from_being_collected() {
     drop(dropped);
     db.head().with_series(wk_storage::SeriesRef(0), |s| assert_eq!(s.pending, 0));
 }
+
+#[test]
+fn clean_tombstones_rewrites_blocks_and_snapshots_open_as_databases() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    fill(&db, 0..100);
+    db.maintain().unwrap();
+    db.delete_series(&[wk_model::Matcher::eq("i", "2")], 0, 40).unwrap();
+    let mut want = expected(0..100);
+    want.get_mut(&labels(2)).unwrap().retain(|(t, _)| *t > 40);
+    let bytes_before: u64 = db.blocks().iter().map(|b| b.size_bytes()).sum();
+    let rewritten = db.clean_tombstones().unwrap();
+    assert!(rewritten >= 1);
+    assert!(db.blocks().iter().all(|b| b.tombstones().is_empty()));
+    assert!(db.blocks().iter().map(|b| b.size_bytes()).sum::<u64>() < bytes_before);
+    let tombstone_files = fs
+        .list_dir(&Path::new(DIR).join("blocks"))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.name.ends_with(".tombstones"))
+        .count();
+    assert_eq!(tombstone_files, 0);
+    assert_eq!(dump(&db), want);
+    assert_eq!(db.clean_tombstones().unwrap(), 0, "nothing left to clean");
+
+    // A snapshot with the head is a database of its own with the same data.
+    let snap = db.snapshot("s1", false).unwrap();
+    let snap_db = Db::open_with_fs(Arc::new(fs.clone()), &snap, options()).unwrap().0;
+    assert_eq!(dump(&snap_db), want);
+    drop(snap_db);
+    // Without the head it holds only what blocks hold.
+    let snap = db.snapshot("s2", true).unwrap();
+    let snap_db = Db::open_with_fs(Arc::new(fs.clone()), &snap, options()).unwrap().0;
+    let head_min = db.head().min_valid();
+    let got = dump(&snap_db);
+    assert!(got.values().flatten().all(|(t, _)| *t < head_min));
+    assert_eq!(got[&labels(0)].len() as i64, head_min);
+    drop(snap_db);
+    fs.power_cut(9, true);
+    drop(db);
+    let (db, _) = open(&fs);
+    assert_eq!(dump(&db), want, "after a crash");
+}
