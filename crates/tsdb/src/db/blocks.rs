@@ -341,7 +341,10 @@ impl Db {
             if max_t.saturating_sub(min_t) < range / 2 * 3 {
                 return Ok(());
             }
-            let start = align_down(min_t.max(self.head.min_valid()), range);
+            // From the head's oldest sample, not from `min_valid`: a cut that
+            // failed (full disk) has raised `min_valid` past data it did not
+            // write, and this retry must cover that data.
+            let start = align_down(min_t, range);
             let end = start + range;
             self.cut_block(start, end)?;
             report.blocks_cut += 1;
