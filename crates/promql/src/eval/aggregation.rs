@@ -11,7 +11,7 @@ use wk_model::{Labels, LabelsBuilder, METRIC_NAME};
 
 use super::{Evaluator, StepValue};
 use crate::error::eval_err;
-use crate::eval::functions::stats::{kahan_avg, kahan_sum_inc, quantile};
+use crate::eval::functions::stats::{kahan_sum_inc, quantile};
 use crate::value::format_float;
 use crate::{InstantSample, Result, Vector};
 
@@ -153,34 +153,126 @@ pub(crate) fn is_reducing(op: &str) -> bool {
 /// Folds the values of one group (non-empty, in input order) with `op`; `q` is
 /// the parameter of `quantile`.
 pub(crate) fn reduce(op: &str, vals: &[f64], q: Option<f64>) -> Result<f64> {
-    Ok(match op {
-        "sum" => {
-            let (mut value, mut kahan_c) = (0.0, 0.0);
-            for &v in vals {
-                (value, kahan_c) = kahan_sum_inc(v, value, kahan_c);
+    if op == "quantile" {
+        return Ok(quantile(q.unwrap_or(f64::NAN), vals.to_vec()));
+    }
+    let Some(op) = FoldOp::of(op) else {
+        return eval_err(format!("unsupported aggregation {op:?}"));
+    };
+    let mut fold = Fold::default();
+    for &v in vals {
+        fold.push(op, v);
+    }
+    Ok(fold.finish(op))
+}
+
+/// The aggregations that fold values one at a time, in input order, without
+/// holding them: every reducing one but `quantile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FoldOp {
+    Sum,
+    Avg,
+    Count,
+    Group,
+    Min,
+    Max,
+    Stddev,
+    Stdvar,
+}
+
+impl FoldOp {
+    /// The fold of aggregation `op`, if it is one.
+    pub(crate) fn of(op: &str) -> Option<Self> {
+        Some(match op {
+            "sum" => Self::Sum,
+            "avg" => Self::Avg,
+            "count" => Self::Count,
+            "group" => Self::Group,
+            "min" => Self::Min,
+            "max" => Self::Max,
+            "stddev" => Self::Stddev,
+            "stdvar" => Self::Stdvar,
+            _ => return None,
+        })
+    }
+}
+
+/// The running state of one group's fold, as Prometheus's `aggregation.go`
+/// computes it: Kahan summation for `sum` and `avg` (switching to an incremental
+/// mean before the sum overflows), Welford for `stddev`/`stdvar` (NaN once a
+/// value is not finite), NaN replaced by any number for `min`/`max`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fold {
+    count: f64,
+    /// Sum (`sum`, `avg`), extreme (`min`, `max`) or sum of squares (`stddev`).
+    value: f64,
+    kahan_c: f64,
+    mean: f64,
+    incremental: bool,
+    non_finite: bool,
+}
+
+impl Fold {
+    /// True before the first value.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0.0
+    }
+
+    /// Adds the next value of the group.
+    pub(crate) fn push(&mut self, op: FoldOp, v: f64) {
+        let first = self.count == 0.0;
+        self.count += 1.0;
+        match op {
+            FoldOp::Sum => (self.value, self.kahan_c) = kahan_sum_inc(v, self.value, self.kahan_c),
+            FoldOp::Count | FoldOp::Group => {}
+            FoldOp::Min if first || self.value > v || self.value.is_nan() => self.value = v,
+            FoldOp::Max if first || self.value < v || self.value.is_nan() => self.value = v,
+            FoldOp::Min | FoldOp::Max => {}
+            FoldOp::Avg if first => self.value = v,
+            FoldOp::Avg => self.push_avg(v),
+            FoldOp::Stddev | FoldOp::Stdvar => {
+                self.non_finite |= !v.is_finite();
+                if first {
+                    self.mean = v;
+                } else {
+                    let delta = v - self.mean;
+                    self.mean += delta / self.count;
+                    self.value += delta * (v - self.mean);
+                }
             }
-            value + kahan_c
         }
-        "avg" => kahan_avg(vals),
-        "count" => vals.len() as f64,
-        "group" => 1.0,
-        "min" => vals[1..].iter().fold(vals[0], |m, &v| if m > v || m.is_nan() { v } else { m }),
-        "max" => vals[1..].iter().fold(vals[0], |m, &v| if m < v || m.is_nan() { v } else { m }),
-        "stddev" | "stdvar" if vals.iter().any(|v| !v.is_finite()) => f64::NAN,
-        "stddev" | "stdvar" => {
-            let (mut mean, mut count, mut value) = (vals[0], 1.0, 0.0);
-            for &v in &vals[1..] {
-                count += 1.0;
-                let delta = v - mean;
-                mean += delta / count;
-                value += delta * (v - mean);
+    }
+
+    fn push_avg(&mut self, f: f64) {
+        let count = self.count;
+        if !self.incremental {
+            let (ns, nc) = kahan_sum_inc(f, self.value, self.kahan_c);
+            if !ns.is_infinite() {
+                (self.value, self.kahan_c) = (ns, nc);
+                return;
             }
-            let var = value / count;
-            if op == "stddev" { var.sqrt() } else { var }
+            self.incremental = true;
+            self.mean = self.value / (count - 1.0);
+            self.kahan_c /= count - 1.0;
         }
-        "quantile" => quantile(q.unwrap_or(f64::NAN), vals.to_vec()),
-        other => return eval_err(format!("unsupported aggregation {other:?}")),
-    })
+        let q = (count - 1.0) / count;
+        (self.mean, self.kahan_c) = kahan_sum_inc(f / count, q * self.mean, q * self.kahan_c);
+    }
+
+    /// The group's result (the fold must have had a value).
+    pub(crate) fn finish(&self, op: FoldOp) -> f64 {
+        match op {
+            FoldOp::Sum => self.value + self.kahan_c,
+            FoldOp::Count => self.count,
+            FoldOp::Group => 1.0,
+            FoldOp::Min | FoldOp::Max => self.value,
+            FoldOp::Avg if self.incremental => self.mean + self.kahan_c,
+            FoldOp::Avg => self.value / self.count + self.kahan_c / self.count,
+            FoldOp::Stddev | FoldOp::Stdvar if self.non_finite => f64::NAN,
+            FoldOp::Stddev => (self.value / self.count).sqrt(),
+            FoldOp::Stdvar => self.value / self.count,
+        }
+    }
 }
 
 /// `a` ranks above `b` for `topk` (NaN below every number).

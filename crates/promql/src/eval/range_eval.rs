@@ -20,9 +20,11 @@
 use std::collections::HashMap;
 
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier, VectorSelector};
-use wk_model::{Labels, Sample};
+use wk_model::{Labels, Sample, is_stale_nan};
 
-use super::aggregation::{self, group_labels};
+mod streaming;
+
+use super::aggregation::{self, FoldOp, group_labels};
 use super::functions::range::OverSelector;
 use super::functions::unwrap_parens;
 use super::{Evaluator, LoadedSeries, offset_millis, selector};
@@ -139,6 +141,71 @@ impl Block {
 /// once per block, while they are in cache, rather than once per step.
 const BLOCK_CELLS: usize = 1 << 22;
 
+/// The per-step arguments of a leaf: for a range function, its scalar arguments
+/// and window at each step.
+type StepArgs = Vec<(Vec<f64>, (i64, i64))>;
+
+impl Leaf<'_> {
+    /// Evaluates the per-step arguments at `steps`; stops at the first step where
+    /// a scalar argument fails, returning the arguments before it and the error.
+    fn step_args(&self, ev: &mut Evaluator<'_>, steps: &[i64]) -> (StepArgs, Option<PromqlError>) {
+        let mut args = Vec::new();
+        if let Leaf::RangeFn(f) = self {
+            for &ts in steps {
+                match f.scalars(ev, ts) {
+                    Ok(scalars) => args.push((scalars, f.window(ev, ts))),
+                    Err(e) => return (args, Some(e)),
+                }
+            }
+        }
+        (args, None)
+    }
+
+    /// Computes one series at each of `steps` (whose arguments are `args`),
+    /// calling `out(k, value)` for each step `k` with a value. `noted` records
+    /// that the series was checked for the `rate` counter-name info.
+    #[allow(clippy::too_many_arguments)]
+    fn series_values(
+        &self,
+        ev: &mut Evaluator<'_>,
+        s: &LoadedSeries,
+        steps: &[i64],
+        args: &StepArgs,
+        buf: &mut Vec<Sample>,
+        noted: &mut bool,
+        mut out: impl FnMut(usize, f64),
+    ) {
+        match self {
+            Leaf::Instant(vs) => {
+                for (k, &ts) in steps.iter().enumerate() {
+                    let t = ev.at_time(&vs.at).unwrap_or(ts) - offset_millis(&vs.offset);
+                    if let Some(p) = selector::sample_at(&s.samples, t, ev.opts.lookback_delta_ms) {
+                        out(k, p.v);
+                    }
+                }
+            }
+            Leaf::RangeFn(f) => {
+                let (mut lo, mut hi) = (0, 0);
+                let may_be_stale = s.samples.iter().any(|p| is_stale_nan(p.v));
+                for (k, &ts) in steps.iter().enumerate() {
+                    let (scalars, window) = &args[k];
+                    lo = seek(&s.samples, lo, window.0);
+                    hi = seek(&s.samples, hi, window.1).max(lo);
+                    let mut present = false;
+                    let v = f.value_of(&s.samples[lo..hi], may_be_stale, scalars, *window, ts, buf, &mut present);
+                    if present && !*noted {
+                        *noted = true;
+                        f.note_series(ev, &s.metric);
+                    }
+                    if let Some(v) = v {
+                        out(k, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Computes a leaf over the query's evaluation times, block by block.
 struct LeafStepper<'e> {
     leaf: Leaf<'e>,
@@ -149,7 +216,12 @@ struct LeafStepper<'e> {
 }
 
 impl<'e> LeafStepper<'e> {
-    fn new(ev: &mut Evaluator<'_>, leaf: Leaf<'e>) -> Result<Self> {
+    fn new(ev: &mut Evaluator<'_>, leaf: Leaf<'e>, steps: &[i64]) -> Result<Self> {
+        // Per step, a range function's scalar arguments are evaluated before
+        // its selector loads, so their errors come first.
+        if let (Leaf::RangeFn(f), Some(&ts)) = (&leaf, steps.first()) {
+            f.scalars(ev, ts)?;
+        }
         let series = selector::load(ev, leaf.selector())?;
         let noted = vec![false; series.len()];
         Ok(Self { leaf, series, noted, buf: Vec::new() })
@@ -172,22 +244,10 @@ impl<'e> LeafStepper<'e> {
         out: &mut Block,
     ) -> Result<(usize, Option<PromqlError>)> {
         let n = self.series.len();
-        let (covered, err, args) = match &self.leaf {
-            Leaf::Instant(_) => (steps.len(), None, Vec::new()),
-            Leaf::RangeFn(f) => {
-                let mut args = Vec::with_capacity(steps.len());
-                let mut err = None;
-                for &ts in steps {
-                    match f.scalars(ev, ts) {
-                        Ok(scalars) => args.push((scalars, f.window(ev, ts))),
-                        Err(e) => {
-                            err = Some(e);
-                            break;
-                        }
-                    }
-                }
-                (args.len(), err, args)
-            }
+        let (args, err) = self.leaf.step_args(ev, steps);
+        let covered = match self.leaf {
+            Leaf::Instant(_) => steps.len(),
+            Leaf::RangeFn(_) => args.len(),
         };
         out.n = n;
         out.vals.clear();
@@ -196,32 +256,11 @@ impl<'e> LeafStepper<'e> {
         out.present.resize(covered * n, false);
         for (i, s) in self.series.iter().enumerate() {
             ev.check()?;
-            let (mut lo, mut hi) = (0, 0);
-            for (k, &ts) in steps[..covered].iter().enumerate() {
-                let v = match &self.leaf {
-                    Leaf::Instant(vs) => {
-                        let t = ev.at_time(&vs.at).unwrap_or(ts) - offset_millis(&vs.offset);
-                        selector::sample_at(&s.samples, t, ev.opts.lookback_delta_ms).map(|p| p.v)
-                    }
-                    Leaf::RangeFn(f) => {
-                        let (scalars, window) = &args[k];
-                        lo = seek(&s.samples, lo, window.0);
-                        hi = seek(&s.samples, hi, window.1).max(lo);
-                        let mut present = false;
-                        let points = &s.samples[lo..hi];
-                        let v = f.value_of(points, scalars, *window, ts, &mut self.buf, &mut present);
-                        if present && !self.noted[i] {
-                            self.noted[i] = true;
-                            f.note_series(ev, &s.metric);
-                        }
-                        v
-                    }
-                };
-                if let Some(v) = v {
-                    out.vals[k * n + i] = v;
-                    out.present[k * n + i] = true;
-                }
-            }
+            let (vals, present) = (&mut out.vals, &mut out.present);
+            self.leaf.series_values(ev, s, &steps[..covered], &args, &mut self.buf, &mut self.noted[i], |k, v| {
+                vals[k * n + i] = v;
+                present[k * n + i] = true;
+            });
         }
         Ok((covered, err))
     }
@@ -254,7 +293,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, expr: &Expr, steps: &[i64], result: b
 
 fn leaf_matrix(ev: &mut Evaluator<'_>, leaf: Leaf<'_>, steps: &[i64], result: bool) -> Result<StepMatrix> {
     let drop_name = leaf.drop_name();
-    let mut stepper = LeafStepper::new(ev, leaf)?;
+    let mut stepper = LeafStepper::new(ev, leaf, steps)?;
     let mut points: Vec<Vec<Sample>> = vec![Vec::new(); stepper.series.len()];
     let mut block = Block::default();
     for chunk in steps.chunks(stepper.block_len()) {
@@ -310,6 +349,12 @@ fn aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr, steps: &[i64], result: b
     let Some(leaf) = Leaf::of(&a.expr, &mut args) else {
         return Ok(None);
     };
+    if a.param.is_none()
+        && let Some(fold) = FoldOp::of(&op)
+        && let Some(m) = streaming::eval(ev, a, fold, &leaf, steps, result)?
+    {
+        return Ok(Some(m));
+    }
     let leaf_drop = leaf.drop_name();
     // At each step the parameter is evaluated before the input, as per step; the
     // first step's evaluation loads the selector after it.
@@ -318,7 +363,7 @@ fn aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr, steps: &[i64], result: b
         Some(&ts) => param_at(ev, ts)?,
         None => None,
     };
-    let mut stepper = LeafStepper::new(ev, leaf)?;
+    let mut stepper = LeafStepper::new(ev, leaf, steps)?;
     let mut agg = Aggregation::new(op, selecting, &stepper.series, &a.modifier, leaf_drop);
     let mut block = Block::default();
     let mut done = 0;

@@ -150,20 +150,23 @@ impl<'e> OverSelector<'e> {
     ) -> Option<f64> {
         let lo = samples.partition_point(|p| p.t <= window.0);
         let hi = samples.partition_point(|p| p.t <= window.1);
-        self.value_of(&samples[lo..hi.max(lo)], scalars, window, ts, buf, present)
+        self.value_of(&samples[lo..hi.max(lo)], true, scalars, window, ts, buf, present)
     }
 
-    /// Like [`value`](Self::value), given the samples in the window.
+    /// Like [`value`](Self::value), given the samples in the window;
+    /// `may_be_stale` false promises that none of them is a staleness marker.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn value_of<'p>(
         &self,
         mut points: &'p [Sample],
+        may_be_stale: bool,
         scalars: &[f64],
         window: (i64, i64),
         ts: i64,
         buf: &'p mut Vec<Sample>,
         present: &mut bool,
     ) -> Option<f64> {
-        if points.iter().any(|p| is_stale_nan(p.v)) {
+        if may_be_stale && points.iter().any(|p| is_stale_nan(p.v)) {
             buf.clear();
             buf.extend(points.iter().filter(|p| !is_stale_nan(p.v)));
             points = buf;
@@ -320,7 +323,8 @@ fn extrapolated_rate(p: &[Sample], (start, end): (i64, i64), counter: bool, rate
     }
     let (first, last) = (p[0], p[p.len() - 1]);
     let mut result = last.v - first.v;
-    if counter {
+    // Checking for a reset first skips the dependent additions in the common case.
+    if counter && p.windows(2).any(|w| w[1].v < w[0].v) {
         for w in p.windows(2) {
             if w[1].v < w[0].v {
                 result += w[0].v;
