@@ -64,7 +64,7 @@ pub(crate) struct Evaluator<'a> {
     step_cache: HashMap<usize, Rc<range_eval::StepMatrix>>,
     step_times: Vec<i64>,
     /// Inner results of each subquery node by inner step time; see `subquery`.
-    subquery_steps: HashMap<usize, std::collections::BTreeMap<i64, Rc<Vector>>>,
+    subquery_steps: HashMap<usize, subquery::InnerSteps>,
     samples: usize,
     pub(crate) annotations: Annotations,
     cancel: CancelToken,
