@@ -1,10 +1,13 @@
 //! The evaluator: one query's state and the dispatch over the syntax tree.
 //!
-//! Every expression is evaluated at one timestamp at a time ([`Evaluator::eval`]);
-//! a range query evaluates its expression at each step and stitches the results
-//! into series. Selectors read storage once per query (over the time span the whole
-//! query needs, see [`bounds`]) and serve every step from memory, so per-step
-//! evaluation costs a binary search per series rather than a storage read.
+//! Every expression can be evaluated at one timestamp at a time
+//! ([`Evaluator::eval`]); a range query evaluates its expression at each step and
+//! stitches the results into series. Selectors read storage once per query (over
+//! the time span the whole query needs, see [`bounds`]) and serve every step from
+//! memory. The shapes that dominate range queries (a selector, a range function
+//! over one, and aggregations of either) are instead evaluated over all steps at
+//! once by `range_eval`, with the same arithmetic, as the whole query or for the
+//! per-step evaluator to read step by step.
 
 mod aggregation;
 mod binary;
