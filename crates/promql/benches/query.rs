@@ -112,6 +112,10 @@ fn queries(c: &mut Criterion) {
         ),
     ];
     let range: &[(&str, &str, usize)] = &[
+        ("raw_selector_64_1h", "node_cpu_seconds_total{instance=\"host-00042:9100\"}", 64),
+        ("regex_matcher_1h", "node_cpu_seconds_total{mode=~\"user|system\",instance=~\"host-000[0-4].*\"}", 800),
+        ("topk_rate_1h", "topk(5, rate(node_network_receive_bytes_total[5m]))", 256),
+        ("count_by_job_all_1h", "count by (job) ({__name__=~\".+\"})", 2),
         ("sum_rate_by_instance_1h", "sum by (instance) (rate(node_cpu_seconds_total[5m]))", HOSTS),
         (
             "subquery_max_rate_1h",

@@ -1,15 +1,19 @@
 //! The evaluator: one query's state and the dispatch over the syntax tree.
 //!
-//! Every expression is evaluated at one timestamp at a time ([`Evaluator::eval`]);
-//! a range query evaluates its expression at each step and stitches the results
-//! into series. Selectors read storage once per query (over the time span the whole
-//! query needs, see [`bounds`]) and serve every step from memory, so per-step
-//! evaluation costs a binary search per series rather than a storage read.
+//! Every expression can be evaluated at one timestamp at a time
+//! ([`Evaluator::eval`]); a range query evaluates its expression at each step and
+//! stitches the results into series. Selectors read storage once per query (over
+//! the time span the whole query needs, see [`bounds`]) and serve every step from
+//! memory. The shapes that dominate range queries (a selector, a range function
+//! over one, and aggregations of either) are instead evaluated over all steps at
+//! once by `range_eval`, with the same arithmetic, as the whole query or for the
+//! per-step evaluator to read step by step.
 
 mod aggregation;
 mod binary;
 mod bounds;
 mod functions;
+mod range_eval;
 pub(crate) mod selector;
 mod subquery;
 
@@ -17,7 +21,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
-use promql_parser::parser::{AtModifier, Expr, Offset};
+use promql_parser::parser::{AggregateExpr, AtModifier, Expr, Offset};
 use wk_model::{Labels, METRIC_NAME, Sample};
 use wk_storage::Querier;
 
@@ -58,8 +62,12 @@ pub(crate) struct Evaluator<'a> {
     data_mint: i64,
     data_maxt: i64,
     cache: HashMap<usize, Rc<Vec<LoadedSeries>>>,
+    /// Aggregations below the result of a range query, evaluated over all steps
+    /// before the per-step loop (see `range_eval`), by node, with the step times.
+    step_cache: HashMap<usize, Rc<range_eval::StepMatrix>>,
+    step_times: Vec<i64>,
     /// Inner results of each subquery node by inner step time; see `subquery`.
-    subquery_steps: HashMap<usize, std::collections::BTreeMap<i64, Rc<Vector>>>,
+    subquery_steps: HashMap<usize, subquery::InnerSteps>,
     samples: usize,
     pub(crate) annotations: Annotations,
     cancel: CancelToken,
@@ -86,6 +94,8 @@ impl<'a> Evaluator<'a> {
             data_mint,
             data_maxt,
             cache: HashMap::new(),
+            step_cache: HashMap::new(),
+            step_times: Vec::new(),
             subquery_steps: HashMap::new(),
             samples: 0,
             annotations: Annotations::default(),
@@ -124,7 +134,10 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval(&mut self, expr: &Expr, ts: i64) -> Result<StepValue> {
         self.check()?;
         match expr {
-            Expr::Aggregate(a) => aggregation::eval(self, a, ts),
+            Expr::Aggregate(a) => match self.cached_step(a, ts) {
+                Some(vec) => Ok(StepValue::Vector(vec)),
+                None => aggregation::eval(self, a, ts),
+            },
             Expr::Unary(u) => match self.eval(&u.expr, ts)? {
                 StepValue::Scalar(v) => Ok(StepValue::Scalar(-v)),
                 StepValue::Vector(mut vec) => {
@@ -170,10 +183,18 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `expr` at every step from `start` to `end` and stitches the
     /// per-step results into series, keyed by labels (and name-drop flag).
+    /// Shapes that `range_eval` knows are evaluated over all steps at once, the
+    /// whole query or the aggregations inside it; the rest step by step.
     pub(crate) fn eval_range(&mut self, expr: &Expr, start: i64, end: i64, step: i64) -> Result<Matrix> {
+        let steps = range_eval::step_times(start, end, step);
+        if let Some(m) = range_eval::eval(self, expr, &steps, true)? {
+            return Ok(m.into_matrix());
+        }
+        self.step_times = steps;
+        self.precompute(expr);
         let mut out = SeriesBuilder::default();
-        let mut ts = start;
-        while ts <= end {
+        let steps = self.step_times.clone();
+        for ts in steps {
             let points: Vec<(Labels, bool, f64)> = match self.eval(expr, ts)? {
                 StepValue::Scalar(v) => vec![(Labels::empty(), false, v)],
                 StepValue::Vector(vec) => {
@@ -191,12 +212,58 @@ impl<'a> Evaluator<'a> {
             for (metric, drop_name, f) in points {
                 out.push(&metric, drop_name, Sample::new(ts, f));
             }
-            match ts.checked_add(step) {
-                Some(next) => ts = next,
-                None => break,
-            }
         }
         Ok(out.series)
+    }
+
+    /// Evaluates over all steps the aggregations of `expr` that `range_eval`
+    /// knows, outside subqueries (whose inner steps are other times). A failure
+    /// is left to the per-step evaluation to meet and report in its own order.
+    fn precompute(&mut self, expr: &Expr) {
+        match expr {
+            Expr::Aggregate(a) => {
+                let before = self.annotations.clone();
+                let steps = std::mem::take(&mut self.step_times);
+                let got = range_eval::eval(self, expr, &steps, false);
+                self.step_times = steps;
+                match got {
+                    Ok(Some(m)) => {
+                        self.step_cache.insert(a as *const AggregateExpr as usize, Rc::new(m));
+                    }
+                    Ok(None) => {
+                        self.precompute(&a.expr);
+                        if let Some(p) = &a.param {
+                            self.precompute(p);
+                        }
+                    }
+                    Err(_) => self.annotations = before,
+                }
+            }
+            Expr::Unary(u) => self.precompute(&u.expr),
+            Expr::Binary(b) => {
+                self.precompute(&b.lhs);
+                self.precompute(&b.rhs);
+            }
+            Expr::Paren(p) => self.precompute(&p.expr),
+            Expr::Call(c) => {
+                for a in &c.args.args {
+                    self.precompute(a);
+                }
+            }
+            Expr::Subquery(_)
+            | Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::VectorSelector(_)
+            | Expr::MatrixSelector(_)
+            | Expr::Extension(_) => {}
+        }
+    }
+
+    /// The vector of a precomputed aggregation at step time `ts`, if any.
+    fn cached_step(&self, a: &AggregateExpr, ts: i64) -> Option<Vector> {
+        let m = self.step_cache.get(&(a as *const AggregateExpr as usize))?;
+        self.step_times.binary_search(&ts).ok()?;
+        Some(m.vector_at(ts))
     }
 
     /// Resolves an `@` modifier to milliseconds.

@@ -129,7 +129,7 @@ pub(crate) async fn query(
 /// The JSON answer of an instant or range query.
 fn answer(result: Result<wk_promql::QueryResult, ApiError>) -> Response {
     match result {
-        Ok(result) => render::success(render::value(&result.value), Some(&result.annotations)),
+        Ok(result) => render::query_success(&result.value, &result.annotations),
         Err(e) => e.into_response(),
     }
 }

@@ -6,7 +6,7 @@ mod histogram;
 mod info;
 mod instant;
 mod label;
-mod range;
+pub(crate) mod range;
 pub(crate) mod stats;
 
 use promql_parser::parser::{Call, Expr};

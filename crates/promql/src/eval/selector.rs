@@ -62,19 +62,27 @@ pub(crate) fn load(ev: &mut Evaluator<'_>, vs: &VectorSelector) -> Result<Rc<Vec
     if let Some(hit) = ev.cache.get(&key) {
         return Ok(Rc::clone(hit));
     }
-    let mut merged: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-    for matchers in matcher_groups(vs)? {
-        let set = ev.querier.select(&matchers, ev.data_mint, ev.data_maxt)?;
+    let groups = matcher_groups(vs)?;
+    let mut loaded = Vec::new();
+    for matchers in &groups {
+        let set = ev.querier.select(matchers, ev.data_mint, ev.data_maxt)?;
         for series in set {
             let series = series?;
             let samples: Vec<Sample> = series.samples.collect::<Result<_, _>>()?;
             ev.add_samples(samples.len())?;
             ev.check()?;
-            merged.entry(series.labels).or_insert(samples);
+            loaded.push(LoadedSeries { metric: series.labels, samples });
         }
     }
-    let loaded: Vec<LoadedSeries> =
-        merged.into_iter().map(|(metric, samples)| LoadedSeries { metric, samples }).collect();
+    // Storage returns each selection sorted by labels; alternatives (`or`) are
+    // merged, keeping the first of series selected twice.
+    if groups.len() > 1 || !loaded.windows(2).all(|w| w[0].metric < w[1].metric) {
+        let mut merged: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        for s in loaded {
+            merged.entry(s.metric).or_insert(s.samples);
+        }
+        loaded = merged.into_iter().map(|(metric, samples)| LoadedSeries { metric, samples }).collect();
+    }
     let loaded = Rc::new(loaded);
     ev.cache.insert(key, Rc::clone(&loaded));
     Ok(loaded)
@@ -88,17 +96,22 @@ pub(crate) fn instant(ev: &mut Evaluator<'_>, vs: &VectorSelector, ts: i64) -> R
     let mut out = Vec::new();
     for s in series.iter() {
         ev.check()?;
-        let end = s.samples.partition_point(|p| p.t <= t);
-        if end == 0 {
-            continue;
+        if let Some(last) = sample_at(&s.samples, t, lookback) {
+            out.push(InstantSample { metric: s.metric.clone(), t: last.t, f: last.v, drop_name: false });
         }
-        let last = s.samples[end - 1];
-        if last.t <= t - lookback || is_stale_nan(last.v) {
-            continue;
-        }
-        out.push(InstantSample { metric: s.metric.clone(), t: last.t, f: last.v, drop_name: false });
     }
     Ok(out)
+}
+
+/// Returns the newest of `samples` (sorted by time) in `(t - lookback, t]`, or
+/// `None` when there is none or it is a staleness marker.
+pub(crate) fn sample_at(samples: &[Sample], t: i64, lookback: i64) -> Option<Sample> {
+    let end = samples.partition_point(|p| p.t <= t);
+    let last = *samples.get(end.checked_sub(1)?)?;
+    if last.t <= t - lookback || is_stale_nan(last.v) {
+        return None;
+    }
+    Some(last)
 }
 
 /// Returns the samples of `samples` in `(mint, maxt]`, without staleness markers.

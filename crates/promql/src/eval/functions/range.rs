@@ -2,7 +2,7 @@
 //! Prometheus 3), `irate`, `idelta`, `deriv`, `predict_linear`, double exponential
 //! smoothing, `changes`, `resets`, `absent_over_time` and the `*_over_time` family.
 
-use promql_parser::parser::Expr;
+use promql_parser::parser::{Expr, MatrixSelector};
 use wk_model::{Labels, Sample, is_stale_nan};
 
 use super::stats::{kahan_avg, kahan_sum_inc, linear_regression, quantile};
@@ -47,9 +47,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) 
     if !is_range_fn(name) {
         return Ok(None);
     }
-    if name != "absent_over_time"
-        && let Some(out) = over_selector(ev, name, args, ts)?
-    {
+    if let Some(out) = over_selector(ev, name, args, ts)? {
         return Ok(Some(StepValue::Vector(out)));
     }
     let mut scalars = Vec::new();
@@ -92,48 +90,123 @@ fn drops_name(name: &str) -> bool {
     !matches!(name, "last_over_time" | "first_over_time")
 }
 
-/// The fast path for a function over a plain range selector: reads each series'
-/// window as a slice of the loaded samples instead of building a matrix first
-/// (the common `rate(x[5m])` shape). `None` when the argument is not a range
-/// selector.
-fn over_selector(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Option<Vector>> {
-    if !args.iter().any(|a| matches!(unwrap_parens(a), Expr::MatrixSelector(_))) {
-        return Ok(None);
+/// A range function over a plain range selector (the common `rate(x[5m])`
+/// shape): each series' window is read as a slice of the loaded samples, without
+/// building a matrix first.
+pub(crate) struct OverSelector<'e> {
+    pub(crate) name: &'e str,
+    pub(crate) ms: &'e MatrixSelector,
+    arg: &'e Expr,
+    args: &'e [&'e Expr],
+}
+
+impl<'e> OverSelector<'e> {
+    /// Recognises the shape; `None` when no argument is a range selector or the
+    /// function needs the whole matrix (`absent_over_time`).
+    pub(crate) fn of(name: &'e str, args: &'e [&'e Expr]) -> Option<Self> {
+        if !is_range_fn(name) || name == "absent_over_time" {
+            return None;
+        }
+        let (ms, arg) = args.iter().rev().find_map(|a| match unwrap_parens(a) {
+            Expr::MatrixSelector(ms) => Some((ms, *a)),
+            _ => None,
+        })?;
+        Some(Self { name, ms, arg, args })
     }
-    let mut scalars = Vec::new();
-    let mut selector = None;
-    for a in args {
-        match unwrap_parens(a) {
-            Expr::MatrixSelector(ms) => selector = Some((ms, *a)),
-            other => scalars.push(ev.eval_scalar(other, ts)?),
+
+    /// True when the function's output keeps no metric name.
+    pub(crate) fn drops_name(&self) -> bool {
+        drops_name(self.name)
+    }
+
+    /// Evaluates the scalar arguments at `ts` and checks them.
+    pub(crate) fn scalars(&self, ev: &mut Evaluator<'_>, ts: i64) -> Result<Vec<f64>> {
+        let mut scalars = Vec::new();
+        for a in self.args {
+            if !matches!(unwrap_parens(a), Expr::MatrixSelector(_)) {
+                scalars.push(ev.eval_scalar(unwrap_parens(a), ts)?);
+            }
+        }
+        check_params(ev, self.name, &scalars)?;
+        Ok(scalars)
+    }
+
+    /// The window `(start, end]` the selector covers at `ts`.
+    pub(crate) fn window(&self, ev: &Evaluator<'_>, ts: i64) -> (i64, i64) {
+        window_of(ev, self.arg, ts)
+    }
+
+    /// The function's value over `samples` in `window` at `ts`, or `None` when the
+    /// series has no output; `present` is set when the window held a sample
+    /// (which is when `rate` and `increase` check the name for a counter).
+    pub(crate) fn value(
+        &self,
+        samples: &[Sample],
+        scalars: &[f64],
+        window: (i64, i64),
+        ts: i64,
+        buf: &mut Vec<Sample>,
+        present: &mut bool,
+    ) -> Option<f64> {
+        let lo = samples.partition_point(|p| p.t <= window.0);
+        let hi = samples.partition_point(|p| p.t <= window.1);
+        self.value_of(&samples[lo..hi.max(lo)], true, scalars, window, ts, buf, present)
+    }
+
+    /// Like [`value`](Self::value), given the samples in the window;
+    /// `may_be_stale` false promises that none of them is a staleness marker.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn value_of<'p>(
+        &self,
+        mut points: &'p [Sample],
+        may_be_stale: bool,
+        scalars: &[f64],
+        window: (i64, i64),
+        ts: i64,
+        buf: &'p mut Vec<Sample>,
+        present: &mut bool,
+    ) -> Option<f64> {
+        if may_be_stale && points.iter().any(|p| is_stale_nan(p.v)) {
+            buf.clear();
+            buf.extend(points.iter().filter(|p| !is_stale_nan(p.v)));
+            points = buf;
+        }
+        *present = !points.is_empty();
+        if points.is_empty() {
+            return None;
+        }
+        apply(self.name, points, scalars, window, ts)
+    }
+
+    /// Adds the info `rate` and `increase` give for a series whose name does not
+    /// look like a counter.
+    pub(crate) fn note_series(&self, ev: &mut Evaluator<'_>, metric: &Labels) {
+        if matches!(self.name, "rate" | "increase") {
+            counter_info(ev, metric);
         }
     }
-    let Some((ms, arg)) = selector else {
+}
+
+/// Evaluates the fast path at `ts`; `None` when the arguments do not have its
+/// shape.
+fn over_selector(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Option<Vector>> {
+    let Some(f) = OverSelector::of(name, args) else {
         return Ok(None);
     };
-    check_params(ev, name, &scalars)?;
-    let series = selector::load(ev, &ms.vs)?;
-    let window = window_of(ev, arg, ts);
+    let scalars = f.scalars(ev, ts)?;
+    let series = selector::load(ev, &f.ms.vs)?;
+    let window = f.window(ev, ts);
     let mut buf = Vec::new();
     let mut out = Vec::new();
     for s in series.iter() {
         ev.check()?;
-        let lo = s.samples.partition_point(|p| p.t <= window.0);
-        let hi = s.samples.partition_point(|p| p.t <= window.1);
-        let mut points = &s.samples[lo..hi.max(lo)];
-        if points.iter().any(|p| is_stale_nan(p.v)) {
-            buf.clear();
-            buf.extend(points.iter().filter(|p| !is_stale_nan(p.v)));
-            points = &buf;
+        let mut present = false;
+        let v = f.value(&s.samples, &scalars, window, ts, &mut buf, &mut present);
+        if present {
+            f.note_series(ev, &s.metric);
         }
-        if points.is_empty() {
-            continue;
-        }
-        if matches!(name, "rate" | "increase") {
-            counter_info(ev, &s.metric);
-        }
-        if let Some(f) = apply(name, points, &scalars, window, ts) {
-            out.push(sample(s.metric.clone(), ts, f, drops_name(name)));
+        if let Some(v) = v {
+            out.push(sample(s.metric.clone(), ts, v, f.drops_name()));
         }
     }
     Ok(Some(out))
@@ -250,7 +323,8 @@ fn extrapolated_rate(p: &[Sample], (start, end): (i64, i64), counter: bool, rate
     }
     let (first, last) = (p[0], p[p.len() - 1]);
     let mut result = last.v - first.v;
-    if counter {
+    // Checking for a reset first skips the dependent additions in the common case.
+    if counter && p.windows(2).any(|w| w[1].v < w[0].v) {
         for w in p.windows(2) {
             if w[1].v < w[0].v {
                 result += w[0].v;

@@ -1,0 +1,105 @@
+#!/bin/bash
+# Query latency comparison: loads the same node_exporter-like data (wk-bench over
+# remote_write) into Watchkeeper, Prometheus and VictoriaMetrics, one server at a
+# time, each on a free loopback port with an empty data directory; runs a fixed
+# set of range queries over the loaded span RUNS times each; prints the median
+# latency per query and the server's peak RSS, then stops the server and removes
+# its directory. See docs/benchmarks.md ("Query latency: Watchkeeper vs
+# Prometheus vs VictoriaMetrics").
+#
+# usage (from the repository root, after
+#   nice -n 10 cargo build --release -j2 -p watchkeeper -p wk-bench):
+#   crates/bench/scripts/query-vs.sh [SERIES [STEPS [RUNS [QUERY_STEP [SYSTEMS]]]]]
+# SERIES: series per scrape (100 per host; default 100000); STEPS: scrapes 15 s
+# apart (default 240 = 1 h); RUNS: runs per query (default 5); QUERY_STEP: the
+# range queries' step in seconds (default 15); SYSTEMS: any of "wk prom vm"
+# (default all three, in that order).
+set -euo pipefail
+series=${1:-100000} steps=${2:-240} runs=${3:-5} qstep=${4:-15} systems=${5:-"wk prom vm"}
+
+# One time grid for every system, so that all hold the same samples and the
+# queries cover the same span: scrapes at start, start + 15 s, ..., end.
+now_ms=$(( $(date +%s) * 1000 ))
+start_ms=$(( now_ms - now_ms % 15000 - steps * 15000 ))
+end_s=$(( (start_ms + (steps - 1) * 15000) / 1000 ))
+# Range queries start 5 minutes in, so rate() windows are full at every step.
+qstart_s=$(( start_ms / 1000 + 300 ))
+
+queries=(
+  'raw_selector|node_cpu_seconds_total{instance="host-00002:9100"}'
+  'sum_rate_by_instance|sum by (instance) (rate(node_cpu_seconds_total[5m]))'
+  'histogram_quantile|histogram_quantile(0.9, sum by (le) (rate(node_exporter_scrape_duration_seconds_bucket[5m])))'
+  'topk_rate|topk(5, rate(node_network_receive_bytes_total[5m]))'
+  'count_by_job_all|count by (job) ({__name__=~".+"})'
+  'regex_matcher|node_cpu_seconds_total{mode=~"user|system",instance=~"host-000[0-4].*"}'
+  'subquery_max_rate|max_over_time(rate(node_cpu_seconds_total{instance="host-00001:9100"}[5m])[30m:1m])'
+)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pid="" dir=""
+stop() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "$dir" ]; then rm -rf "$dir"; fi
+  pid="" dir=""
+}
+trap stop EXIT
+hwm() { awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
+
+run_system() {
+  local which=$1 port base ready extra=""
+  port=$(free_port)
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/wk-query-$which.XXXX")
+  base=http://127.0.0.1:$port
+  case $which in
+    wk)
+      # Default options but for the per-query sample limit: count_by_job_all
+      # loads every sample of the span (26M at 100k x 1 h; Prometheus counts
+      # only what one step holds, so it needs no such change).
+      printf 'host_agent:\n  enabled: false\nquery:\n  max_samples: 2000000000\n' > "$dir/watchkeeper.yml"
+      ./target/release/watchkeeper serve --config.file "$dir/watchkeeper.yml" \
+        --web.listen-address "127.0.0.1:$port" --storage.path "$dir/data" > "$dir/server.log" 2>&1 &
+      pid=$! ready=/-/ready ;;
+    prom)
+      printf 'global:\n  scrape_interval: 15s\n' > "$dir/prometheus.yml"
+      prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+        --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver > "$dir/server.log" 2>&1 &
+      pid=$! ready=/-/ready ;;
+    vm)
+      # nocache=1 on every query turns off VictoriaMetrics' rollup result cache,
+      # which would otherwise answer repeated runs from memory.
+      victoria-metrics -httpListenAddr="127.0.0.1:$port" -storageDataPath="$dir/data" \
+        -search.maxUniqueTimeseries=2000000 -search.latencyOffset=1s > "$dir/server.log" 2>&1 &
+      pid=$! ready=/health extra="&nocache=1" ;;
+    *) echo "unknown system $which" >&2; return 1 ;;
+  esac
+  for _ in $(seq 100); do curl -sf "$base$ready" > /dev/null && break; sleep 0.2; done
+  echo "== $which (pid $pid, port $port); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  local t0=$SECONDS
+  timeout 1800 ./target/release/wk-bench --url "$base/api/v1/write" --series "$series" --steps "$steps" \
+    --start-ms "$start_ms" --batch-series 2000 --concurrency 4 --pid "$pid" --quiet 2>&1 | sed 's/^/   /'
+  echo "   loaded in $((SECONDS - t0)) s; peak RSS after loading: $(hwm "$pid")"
+  sleep 5   # let VictoriaMetrics make the newest rows searchable
+  printf '   %-22s %10s   %s\n' query "median s" "runs (s); result series"
+  for entry in "${queries[@]}"; do
+    local name=${entry%%|*} q=${entry#*|} times=() n=""
+    for _ in $(seq "$runs"); do
+      local out
+      out=$(curl -s -m 300 -o "$dir/answer.json" -w '%{http_code} %{time_total}' "$base/api/v1/query_range" \
+        --data-urlencode "query=$q" -d "start=$qstart_s&end=$end_s&step=$qstep$extra")
+      if [ "${out%% *}" != 200 ]; then
+        echo "   $name: HTTP ${out%% *}: $(head -c 300 "$dir/answer.json")"; times=(); break
+      fi
+      times+=("${out#* }")
+    done
+    [ ${#times[@]} -eq 0 ] && continue
+    n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["data"]["result"]))' "$dir/answer.json")
+    printf '   %-22s %10s   %s; %s\n' "$name" \
+      "$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')" \
+      "${times[*]}" "$n"
+  done
+  echo "   peak RSS over the whole run (VmHWM): $(hwm "$pid")"
+  stop
+}
+
+echo "data: $series series x $steps scrapes from $start_ms ms; queries from $qstart_s to $end_s s at ${qstep}s steps, $runs runs each"
+for s in $systems; do run_system "$s"; done

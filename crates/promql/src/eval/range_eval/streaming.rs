@@ -1,0 +1,163 @@
+//! Folding aggregations (`sum`, `count`, `avg`, `min`, `max`, `group`, `stddev`,
+//! `stdvar`) of a leaf, streamed from storage: each series is read, evaluated at
+//! every step and folded into per-group, per-step states as it arrives, then
+//! dropped. Neither the samples of all series nor their values at all steps are
+//! held at once, so `count by (job) ({__name__=~".+"})` over 100k series holds a
+//! few states instead of every sample.
+//!
+//! Storage returns series sorted by labels, the order in which the per-step
+//! evaluator's vector lists them, so every group's values are folded in the same
+//! order, with the same code ([`Fold`]), as step by step.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use wk_model::{Labels, Sample};
+
+use super::{Leaf, StepMatrix, StepSeries};
+use crate::eval::aggregation::{Fold, FoldOp, group_labels};
+use crate::eval::{Evaluator, LoadedSeries, selector};
+use crate::{PromqlError, Result};
+
+/// Most per-group, per-step states one streamed aggregation may hold (about
+/// 48 MiB); above it the query takes the block path.
+const MAX_CELLS: usize = 1 << 20;
+
+/// Evaluates `a` (whose operator is `op` and whose input is `leaf`) at `steps`
+/// by streaming; `None` when streaming does not apply: the selector has `or`
+/// alternatives or was read already, the grouping could make too many groups, or
+/// a scalar argument fails at some step (the block path then reports it in the
+/// per-step evaluator's order).
+pub(super) fn eval(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    op: FoldOp,
+    leaf: &Leaf<'_>,
+    steps: &[i64],
+    result: bool,
+) -> Result<Option<StepMatrix>> {
+    let vs = leaf.selector();
+    let mut matchers = selector::matcher_groups(vs)?;
+    if matchers.len() != 1 || ev.cache.contains_key(&(vs as *const _ as usize)) {
+        return Ok(None);
+    }
+    let matchers = matchers.remove(0);
+    if max_groups(ev, &a.modifier, &matchers)?.saturating_mul(steps.len()) > MAX_CELLS {
+        return Ok(None);
+    }
+    let (args, err) = leaf.step_args(ev, steps);
+    if err.is_some() {
+        return Ok(None);
+    }
+    let mut groups = Groups { steps: steps.len(), ..Groups::default() };
+    let mut prev: Option<Labels> = None;
+    let mut buf = Vec::new();
+    let querier = ev.querier;
+    for (i, series) in querier.select(&matchers, ev.data_mint, ev.data_maxt)?.enumerate() {
+        let series = series?;
+        let samples: Vec<Sample> = series.samples.collect::<std::result::Result<_, _>>()?;
+        ev.add_samples(samples.len())?;
+        ev.check()?;
+        if prev.as_ref().is_some_and(|p| *p >= series.labels) {
+            return Err(PromqlError::Eval(format!(
+                "internal error: storage returned series out of label order at {}",
+                series.labels
+            )));
+        }
+        let g = groups.of(&series.labels, &a.modifier);
+        let s = LoadedSeries { metric: series.labels, samples };
+        let mut noted = false;
+        let (folds, first) = groups.cells(g);
+        leaf.series_values(ev, &s, steps, &args, &mut buf, &mut noted, |k, v| {
+            if folds[k].is_empty() {
+                first[k] = i as u64;
+            }
+            folds[k].push(op, v);
+        });
+        prev = Some(s.metric);
+    }
+    let (out, per_step) = groups.finish(op, steps, leaf.drop_name());
+    if result {
+        for n in per_step {
+            ev.add_samples(n)?;
+        }
+    }
+    Ok(Some(StepMatrix(out)))
+}
+
+/// An upper bound of the groups `modifier` makes of the series matching
+/// `matchers`: 1 without a modifier, the product of the numbers of values (plus
+/// one for "absent") of the `by` labels, unbounded for `without`.
+fn max_groups(ev: &Evaluator<'_>, modifier: &Option<LabelModifier>, matchers: &[wk_model::Matcher]) -> Result<usize> {
+    match modifier {
+        None => Ok(1),
+        Some(LabelModifier::Exclude(_)) => Ok(usize::MAX),
+        Some(LabelModifier::Include(by)) => {
+            let mut n = 1usize;
+            for name in &by.labels {
+                let values = ev.querier.label_values(name, matchers)?;
+                n = n.saturating_mul(values.len() + 1);
+                if n > MAX_CELLS {
+                    break;
+                }
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Per-group, per-step fold states, group-major.
+#[derive(Default)]
+struct Groups {
+    steps: usize,
+    index: HashMap<Labels, usize>,
+    names: Vec<Labels>,
+    folds: Vec<Fold>,
+    /// Index of the first series folded into each state: groups at one step are
+    /// listed in order of their first member, as the per-step evaluator lists them.
+    first: Vec<u64>,
+}
+
+impl Groups {
+    /// The group of a series with labels `metric`, created on its first member.
+    fn of(&mut self, metric: &Labels, modifier: &Option<LabelModifier>) -> usize {
+        let key = group_labels(metric, modifier);
+        if let Some(&g) = self.index.get(&key) {
+            return g;
+        }
+        self.names.push(key.clone());
+        self.folds.resize(self.folds.len() + self.steps, Fold::default());
+        self.first.resize(self.first.len() + self.steps, 0);
+        self.index.insert(key, self.names.len() - 1);
+        self.names.len() - 1
+    }
+
+    /// The states of group `g`, one per step.
+    fn cells(&mut self, g: usize) -> (&mut [Fold], &mut [u64]) {
+        let r = g * self.steps..(g + 1) * self.steps;
+        (&mut self.folds[r.clone()], &mut self.first[r])
+    }
+
+    /// One output series per group with a value at some step, and the number of
+    /// output samples at each step.
+    fn finish(self, op: FoldOp, steps: &[i64], leaf_drop: bool) -> (Vec<StepSeries>, Vec<usize>) {
+        let n = self.steps;
+        let mut per_step = vec![0; n];
+        let mut out = Vec::new();
+        for (g, metric) in self.names.into_iter().enumerate() {
+            let (folds, first) = (&self.folds[g * n..][..n], &self.first[g * n..][..n]);
+            let mut points = Vec::new();
+            let mut order = Vec::new();
+            for (k, f) in folds.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
+                points.push(Sample::new(steps[k], f.finish(op)));
+                order.push(first[k]);
+                per_step[k] += 1;
+            }
+            let drop_name = leaf_drop && metric.metric_name().is_some();
+            if !points.is_empty() {
+                out.push(StepSeries { metric, drop_name, points, order });
+            }
+        }
+        (out, per_step)
+    }
+}

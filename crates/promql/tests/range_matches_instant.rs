@@ -1,0 +1,166 @@
+//! A range query must give, at every step, exactly what an instant query at that
+//! step gives: the range evaluator's whole-range paths (selectors, range
+//! functions over selectors, aggregations of them, and those aggregations below
+//! other operators) are checked against instant queries, to the bit, on data
+//! with gaps, staleness markers, NaN, counter resets and equal values (for
+//! `topk` ties).
+
+use std::collections::BTreeMap;
+
+use wk_model::{Labels, STALE_NAN, Sample};
+use wk_promql::{Engine, Value, parse};
+use wk_storage::Appender;
+use wk_tsdb::{Head, HeadOptions};
+
+const STEP: i64 = 15_000;
+const SCRAPES: i64 = 120;
+
+/// 3 jobs x 4 instances x 3 modes of a counter `c_total`, a gauge `g`, and a
+/// histogram `h_bucket`; values from a fixed xorshift sequence.
+fn head() -> Head {
+    let head = Head::new(HeadOptions::default()).unwrap();
+    let mut app = head.appender();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for job in ["a", "b", "c"] {
+        for inst in 0..4 {
+            let inst = format!("i{inst}");
+            for mode in ["user", "system", "idle"] {
+                let l = |name: &str| {
+                    Labels::from_pairs([("__name__", name), ("instance", &inst), ("job", job), ("mode", mode)]).unwrap()
+                };
+                let (c, g) = (l("c_total"), l("g"));
+                let mut counter = 0.0;
+                for k in 0..SCRAPES {
+                    let r = next();
+                    let t = k * STEP + (r % 3) as i64 * 1000;
+                    match r % 29 {
+                        0 => continue,
+                        1 => counter = 0.0,
+                        2 => {
+                            app.append(None, &c, Sample::new(t, STALE_NAN)).unwrap();
+                            continue;
+                        }
+                        _ => counter += (r % 7) as f64,
+                    }
+                    app.append(None, &c, Sample::new(t, counter)).unwrap();
+                    let gv = match r % 31 {
+                        3 => f64::NAN,
+                        4 => f64::INFINITY,
+                        _ => (r % 5) as f64,
+                    };
+                    app.append(None, &g, Sample::new(t, gv)).unwrap();
+                }
+            }
+            let mut cum = [0.0; 4];
+            for k in 0..SCRAPES {
+                for (b, le) in ["0.1", "1", "10", "+Inf"].iter().enumerate() {
+                    cum[b] += (next() % 4) as f64;
+                    let l =
+                        Labels::from_pairs([("__name__", "h_bucket"), ("instance", &inst), ("job", job), ("le", le)])
+                            .unwrap();
+                    let v: f64 = cum[..=b].iter().sum();
+                    app.append(None, &l, Sample::new(k * STEP, v)).unwrap();
+                }
+            }
+        }
+    }
+    app.commit().unwrap();
+    head
+}
+
+const QUERIES: &[&str] = &[
+    "g",
+    "c_total{mode=~\"user|idle\"}",
+    "g offset 1m",
+    "g @ 600",
+    "rate(c_total[1m])",
+    "increase(c_total[2m] offset 30s)",
+    "irate(c_total[1m])",
+    "resets(c_total[5m])",
+    "avg_over_time(g[2m])",
+    "quantile_over_time(0.3, g[2m])",
+    "last_over_time(g[1m])",
+    "predict_linear(g[2m], 60)",
+    "sum(g)",
+    "sum by (job) (rate(c_total[1m]))",
+    "sum without (mode) (g)",
+    "sum by (__name__) (g)",
+    "sum by (__name__) (rate(c_total[1m]))",
+    "avg by (instance) (g)",
+    "min by (job) (g)",
+    "max by (job) (rate(c_total[1m]))",
+    "count by (mode) (c_total)",
+    "group by (job) (g)",
+    "stddev by (job) (g)",
+    "stdvar(rate(c_total[1m]))",
+    "quantile by (job) (0.75, g)",
+    "quantile(scalar(sum(g)) / 100, g)",
+    "topk(2, g)",
+    "topk by (job) (3, rate(c_total[1m]))",
+    "bottomk(4, g)",
+    "limitk(2, g)",
+    "limit_ratio(0.5, g)",
+    "limit_ratio(-0.3, g)",
+    "topk(scalar(count(g)) / 10, g)",
+    "histogram_quantile(0.9, sum by (le) (rate(h_bucket[2m])))",
+    "histogram_quantile(0.5, sum by (le, job) (rate(h_bucket[2m])))",
+    "sum(rate(c_total[1m])) / sum(rate(c_total[2m]))",
+    "max(sum by (job) (g))",
+    "abs(sum by (instance) (g)) > 3",
+    "topk(1, sum by (job) (g))",
+    "count_values(\"v\", g)",
+    "max_over_time(sum by (job) (rate(c_total[1m]))[5m:30s])",
+];
+
+/// The points of a result by series, with values as bits (so NaN compares).
+fn points(v: Value, at: i64) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let mut out: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
+    match v {
+        Value::Vector(v) => {
+            for s in v {
+                out.entry(s.metric.to_string()).or_default().push((at, s.f.to_bits()));
+            }
+        }
+        Value::Scalar { v, .. } => out.entry(String::new()).or_default().push((at, v.to_bits())),
+        Value::Matrix(m) => {
+            for s in m {
+                out.entry(s.metric.to_string()).or_default().extend(s.points.iter().map(|p| (p.t, p.v.to_bits())));
+            }
+        }
+        Value::String { .. } => panic!("string result"),
+    }
+    out
+}
+
+#[test]
+fn every_step_of_a_range_query_equals_an_instant_query() {
+    let h = head();
+    let q = h.querier();
+    let e = Engine::default();
+    let (start, end, step) = (150_000, (SCRAPES - 1) * STEP, 30_000);
+    for text in QUERIES {
+        let expr = parse(text).unwrap();
+        let range = e.range(&q, &expr, start, end, step).unwrap();
+        let mut want: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
+        let mut annotations = wk_promql::Annotations::default();
+        let mut t = start;
+        while t <= end {
+            let r = e.instant(&q, &expr, t).unwrap();
+            annotations.warnings.extend(r.annotations.warnings);
+            annotations.infos.extend(r.annotations.infos);
+            for (k, p) in points(r.value, t) {
+                want.entry(k).or_default().extend(p);
+            }
+            t += step;
+        }
+        assert!(!want.is_empty(), "{text}: the data should give a result");
+        assert_eq!(points(range.value, 0), want, "{text}");
+        assert_eq!(range.annotations, annotations, "{text}");
+    }
+}
