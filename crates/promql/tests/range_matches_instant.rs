@@ -71,6 +71,7 @@ fn head() -> Head {
         }
     }
     app.commit().unwrap();
+    drop(app);
     head
 }
 
