@@ -16,15 +16,17 @@ mod append;
 pub mod grpc;
 mod handlers;
 mod metrics;
+mod series_cache;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
+use series_cache::SeriesCache;
 use tokio::sync::Semaphore;
-use wk_ingest::Limits;
+use wk_ingest::{Decoder, Limits};
 use wk_storage::Appendable;
 
 pub use append::{AppendOutcome, append_batch};
@@ -39,6 +41,11 @@ pub struct IngestOptions {
     pub max_concurrent_requests: usize,
     /// How long a request waits for a slot before it is answered 429.
     pub queue_wait: Duration,
+    /// How many series the remote_write series cache remembers (sent label bytes
+    /// to label set and series ref; about 150 bytes each plus the labels); 0
+    /// turns it off. Known series then skip label validation and the store's
+    /// lookup by labels.
+    pub series_cache_entries: usize,
 }
 
 impl Default for IngestOptions {
@@ -47,6 +54,7 @@ impl Default for IngestOptions {
             limits: Limits::default(),
             max_concurrent_requests: std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4),
             queue_wait: Duration::from_secs(5),
+            series_cache_entries: 1 << 20,
         }
     }
 }
@@ -59,6 +67,44 @@ pub(crate) struct IngestState {
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) metrics: IngestMetrics,
     pub(crate) metadata: Arc<crate::metadata::MetadataCache>,
+    pub(crate) series_cache: Arc<SeriesCache>,
+    pub(crate) decoders: Arc<DecoderPool>,
+}
+
+/// Decoders kept between requests, so that their decompression buffers are
+/// allocated once instead of per request.
+#[derive(Debug)]
+pub(crate) struct DecoderPool {
+    limits: Limits,
+    idle: Mutex<Vec<Decoder>>,
+    max_idle: usize,
+}
+
+impl DecoderPool {
+    /// Buffers above this size are freed after the request, not kept.
+    const MAX_KEPT_BUFFER: usize = 8 << 20;
+
+    fn new(limits: Limits, max_idle: usize) -> Self {
+        Self { limits, idle: Mutex::new(Vec::new()), max_idle }
+    }
+
+    /// An idle decoder, or a new one.
+    pub(crate) fn take(&self) -> Decoder {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        idle.unwrap_or_else(|| Decoder::new(self.limits.clone()))
+    }
+
+    /// Returns `decoder` to the pool (or drops it when the pool is full or its
+    /// buffer grew large).
+    pub(crate) fn put(&self, decoder: Decoder) {
+        if decoder.scratch_capacity() > Self::MAX_KEPT_BUFFER {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < self.max_idle {
+            idle.push(decoder);
+        }
+    }
 }
 
 /// Push ingestion into one store: the HTTP routes and the OTLP/gRPC router, sharing
@@ -78,7 +124,10 @@ impl Ingest {
         metadata: Arc<crate::metadata::MetadataCache>,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
-        Self { state: IngestState { store, options: Arc::new(options), slots, metrics, metadata } }
+        let series_cache = Arc::new(SeriesCache::new(options.series_cache_entries));
+        let decoders = Arc::new(DecoderPool::new(options.limits.clone(), options.max_concurrent_requests.max(1)));
+        let options = Arc::new(options);
+        Self { state: IngestState { store, options, slots, metrics, metadata, series_cache, decoders } }
     }
 
     /// The HTTP routes: remote_write, OTLP/HTTP, Influx v1 and v2.

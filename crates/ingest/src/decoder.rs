@@ -2,11 +2,24 @@
 //! across requests.
 
 use crate::batch::Batch;
-use crate::content::{OtlpEncoding, OtlpFormat, gunzip_into, negotiate_otlp, negotiate_remote_write};
+use crate::content::{
+    OtlpEncoding, OtlpFormat, RemoteWriteVersion, gunzip_into, negotiate_otlp, negotiate_remote_write,
+    snappy_decompress_into,
+};
 use crate::error::{Error, Result};
 use crate::influx::{self, Precision};
 use crate::limits::Limits;
+use crate::remote_write::borrowed::{self, BorrowedBatch};
 use crate::{otlp, remote_write};
+
+/// A decoded remote_write request, as [`Decoder::remote_write_borrowed`] returns it.
+#[derive(Debug)]
+pub enum RemoteWriteBatch<'a> {
+    /// Remote write 1.0, with labels borrowed from the decoder's buffer.
+    Borrowed(BorrowedBatch<'a>),
+    /// Remote write 2.0, or a 1.0 request only the reference decoder took.
+    Owned(Batch),
+}
 
 /// Decodes ingestion requests of every supported format.
 ///
@@ -37,6 +50,11 @@ impl Decoder {
         Self { limits, scratch: Vec::new() }
     }
 
+    /// The bytes the reusable decompression buffer holds allocated.
+    pub fn scratch_capacity(&self) -> usize {
+        self.scratch.capacity()
+    }
+
     /// The limits this decoder applies.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -53,6 +71,30 @@ impl Decoder {
     ) -> Result<Batch> {
         let version = negotiate_remote_write(content_type, content_encoding)?;
         remote_write::decode(version, body, &self.limits, now_ms, &mut self.scratch)
+    }
+
+    /// Decodes a remote_write request as [`Decoder::remote_write`] does (same
+    /// content, rejections and errors), but a 1.0 request's labels borrow from
+    /// this decoder's buffer instead of being copied into `String`s: the ingest
+    /// server's path, which hands them to the appender (or a cache) directly.
+    pub fn remote_write_borrowed(
+        &mut self,
+        body: &[u8],
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        now_ms: i64,
+    ) -> Result<RemoteWriteBatch<'_>> {
+        let version = negotiate_remote_write(content_type, content_encoding)?;
+        snappy_decompress_into(body, &self.limits, &mut self.scratch)?;
+        match version {
+            RemoteWriteVersion::V1 => match borrowed::try_decode(&self.scratch, &self.limits, now_ms) {
+                Some(batch) => Ok(RemoteWriteBatch::Borrowed(batch)),
+                None => remote_write::v1::decode(&self.scratch, &self.limits, now_ms).map(RemoteWriteBatch::Owned),
+            },
+            RemoteWriteVersion::V2 => {
+                remote_write::v2::decode(&self.scratch, &self.limits, now_ms).map(RemoteWriteBatch::Owned)
+            }
+        }
     }
 
     /// Decodes an OTLP/HTTP metrics request (`POST /v1/metrics`), protobuf or JSON,

@@ -27,7 +27,11 @@ pub fn fuzz_decode(target: &str, data: &[u8]) -> Option<Result<Batch>> {
     // Small enough that a hostile length prefix cannot exhaust the fuzzer's memory.
     let limits = Limits { max_body_bytes: 1 << 20, ..Limits::default() };
     let result = match target {
-        "remote_write_v1" => remote_write::v1::decode(data, &limits, NOW_MS),
+        "remote_write_v1" => {
+            let reference = remote_write::v1::decode(data, &limits, NOW_MS);
+            check_borrowed_agrees(data, &limits, &reference);
+            reference
+        }
         "remote_write_v2" => remote_write::v2::decode(data, &limits, NOW_MS),
         "snappy" => {
             let mut scratch = Vec::new();
@@ -46,6 +50,31 @@ pub fn fuzz_decode(target: &str, data: &[u8]) -> Option<Result<Batch>> {
         check_invariants(batch, &limits);
     }
     Some(result)
+}
+
+/// The borrowed decoder (the server's path) must return the reference decoder's
+/// batch, and leave every request the reference rejects to it.
+fn check_borrowed_agrees(data: &[u8], limits: &Limits, reference: &Result<Batch>) {
+    match (remote_write::borrowed::try_decode(data, limits, NOW_MS), reference) {
+        (Some(borrowed), Ok(batch)) => {
+            let owned = borrowed.to_owned_batch();
+            assert!(same_batch(&owned, batch), "borrowed decoder differs: {owned:?} vs {batch:?}");
+        }
+        (Some(_), Err(e)) => panic!("borrowed decoder accepted what the reference rejects: {e}"),
+        (None, Ok(_)) => panic!("borrowed decoder refused a request the reference accepts"),
+        (None, Err(_)) => {}
+    }
+}
+
+/// Whether two batches are equal, with sample values compared bit for bit (so
+/// that NaN equals the same NaN).
+pub fn same_batch(a: &Batch, b: &Batch) -> bool {
+    let bits = |s: &crate::Series| s.samples.iter().map(|x| (x.t_ms, x.v.to_bits())).collect::<Vec<_>>();
+    a.series.len() == b.series.len()
+        && a.series.iter().zip(&b.series).all(|(x, y)| x.labels == y.labels && bits(x) == bits(y))
+        && a.metadata == b.metadata
+        && a.rejections == b.rejections
+        && a.stats == b.stats
 }
 
 fn check_invariants(batch: &Batch, limits: &Limits) {

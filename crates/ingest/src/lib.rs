@@ -51,7 +51,7 @@ pub use batch::{
     Series,
 };
 pub use content::{OtlpEncoding, OtlpFormat, RemoteWriteVersion, negotiate_otlp, negotiate_remote_write};
-pub use decoder::Decoder;
+pub use decoder::{Decoder, RemoteWriteBatch};
 pub use error::{Error, Result};
 #[doc(hidden)]
 pub use fuzzing::fuzz_decode;

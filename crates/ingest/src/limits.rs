@@ -84,10 +84,7 @@ impl Limits {
         if let Some(bad) = series.samples.iter().find(|s| s.t_ms > horizon).copied() {
             let before = series.samples.len();
             series.samples.retain(|s| s.t_ms <= horizon);
-            let detail = format!(
-                "timestamp {} ms is more than {} ms ahead of now ({} ms)",
-                bad.t_ms, self.max_future_ms, now_ms
-            );
+            let detail = self.future_detail(bad.t_ms, now_ms);
             let metric = series.metric_name().to_owned();
             let samples = before - series.samples.len();
             batch.rejections.push(Rejection { index, metric, reason: RejectReason::TooFarInFuture, detail, samples });
@@ -99,24 +96,41 @@ impl Limits {
 
     /// Normalises and checks the labels of one series.
     fn check_labels(&self, series: &mut Series) -> std::result::Result<(), (RejectReason, String)> {
-        let labels = &mut series.labels;
-        if labels.iter().any(|(_, v)| v.is_empty()) {
-            labels.retain(|(_, v)| !v.is_empty());
+        self.check_label_pairs(&mut series.labels)
+    }
+
+    /// The detail sentence of a [`RejectReason::TooFarInFuture`] rejection.
+    pub(crate) fn future_detail(&self, t_ms: i64, now_ms: i64) -> String {
+        format!("timestamp {t_ms} ms is more than {} ms ahead of now ({now_ms} ms)", self.max_future_ms)
+    }
+
+    /// Normalises `(name, value)` pairs (drops empty values, sorts by name) and
+    /// checks them; owned and borrowed labels go through the same code.
+    pub(crate) fn check_label_pairs<S: AsRef<str>>(
+        &self,
+        labels: &mut Vec<(S, S)>,
+    ) -> std::result::Result<(), (RejectReason, String)> {
+        if labels.iter().any(|(_, v)| v.as_ref().is_empty()) {
+            labels.retain(|(_, v)| !v.as_ref().is_empty());
         }
-        if !labels.is_sorted_by(|a, b| a.0 <= b.0) {
-            labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if !labels.is_sorted_by(|a, b| a.0.as_ref() <= b.0.as_ref()) {
+            labels.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
         }
-        if labels.iter().any(|(n, _)| n.is_empty()) {
+        if labels.iter().any(|(n, _)| n.as_ref().is_empty()) {
             return Err((RejectReason::EmptyLabelName, "a label has an empty name".to_owned()));
         }
-        if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err((RejectReason::DuplicateLabelName, format!("label {:?} appears more than once", w[0].0)));
+        if let Some(w) = labels.windows(2).find(|w| w[0].0.as_ref() == w[1].0.as_ref()) {
+            return Err((
+                RejectReason::DuplicateLabelName,
+                format!("label {:?} appears more than once", w[0].0.as_ref()),
+            ));
         }
         if labels.len() > self.max_labels_per_series {
             let detail = format!("{} labels, more than the limit of {}", labels.len(), self.max_labels_per_series);
             return Err((RejectReason::TooManyLabels, detail));
         }
         for (name, value) in labels.iter() {
+            let (name, value) = (name.as_ref(), value.as_ref());
             if name.len() > self.max_label_name_len {
                 let detail = format!(
                     "label name {:?}… is {} bytes, longer than the limit of {}",
@@ -136,7 +150,7 @@ impl Limits {
                 return Err((RejectReason::LabelValueTooLong, detail));
             }
         }
-        if !labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL) {
+        if !labels.iter().any(|(n, _)| n.as_ref() == METRIC_NAME_LABEL) {
             return Err((RejectReason::MissingMetricName, "the series has no __name__ label".to_owned()));
         }
         Ok(())

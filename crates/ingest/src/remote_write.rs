@@ -3,6 +3,7 @@
 //! - [`proto`]: the protobuf messages, written by hand from the published specs.
 //! - [`v1`]: `prometheus.WriteRequest` into a [`Batch`].
 //! - [`v2`]: `io.prometheus.write.v2.Request` (symbol table) into a [`Batch`].
+//! - [`borrowed`]: 1.0 again, labels borrowed from the body (the server's path).
 //!
 //! Native histograms are **rejected per series** with
 //! [`RejectReason::NativeHistogramUnsupported`](crate::RejectReason::NativeHistogramUnsupported),
@@ -10,6 +11,7 @@
 //! is told which series were dropped. Exemplars are tolerated and counted in
 //! [`DecodeStats::exemplars_dropped`](crate::DecodeStats::exemplars_dropped).
 
+pub mod borrowed;
 pub mod proto;
 pub mod v1;
 pub mod v2;

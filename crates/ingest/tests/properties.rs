@@ -169,3 +169,52 @@ fn gen_line() -> impl Strategy<Value = GenLine> {
         GenLine { measurement, tags, fields: fields.into_iter().collect(), timestamp }
     })
 }
+
+/// A remote_write 1.0 series as a careless sender may write it: labels in any
+/// order, empty and duplicate names, empty values, future timestamps, histograms,
+/// exemplars.
+fn gen_messy_series() -> impl Strategy<Value = TimeSeries> {
+    let label = ("(__name__|job|a|b|)", "(x|y|)");
+    let labels = prop::collection::vec(label, 0..5);
+    let samples = prop::collection::vec((NOW - 10..NOW + 20 * 60 * 1000, any::<u64>()), 0..4);
+    (labels, samples, 0..2usize, 0..2usize).prop_map(|(labels, samples, exemplars, histograms)| TimeSeries {
+        labels: labels.into_iter().map(|(name, value)| Label { name, value }).collect(),
+        samples: samples
+            .into_iter()
+            .map(|(timestamp, bits)| PSample { value: f64::from_bits(bits), timestamp })
+            .collect(),
+        exemplars: vec![vec![0x11, 0, 0, 0, 0, 0, 0, 0, 0]; exemplars],
+        histograms: vec![vec![0x08, 0x01]; histograms],
+    })
+}
+
+/// The borrowed decoder agrees with the reference decoder: the same batch when it
+/// accepts a request, and it leaves to the reference every request that one rejects.
+fn assert_borrowed_agrees(bytes: &[u8], limits: &Limits) {
+    let reference = v1::decode(bytes, limits, NOW);
+    match remote_write::borrowed::try_decode(bytes, limits, NOW) {
+        Some(borrowed) => {
+            let reference = reference.expect("the borrowed decoder accepted what the reference rejects");
+            assert!(wk_ingest::fuzzing::same_batch(&borrowed.to_owned_batch(), &reference));
+            assert_eq!(borrowed.sample_count(), reference.sample_count());
+        }
+        None => assert!(reference.is_err(), "the borrowed decoder refused a valid request"),
+    }
+}
+
+proptest! {
+    #[test]
+    fn remote_write_v1_borrowed_matches_reference(series in prop::collection::vec(gen_messy_series(), 0..8)) {
+        let bytes = WriteRequest { timeseries: series, metadata: vec![] }.encode_to_vec();
+        assert_borrowed_agrees(&bytes, &Limits::default());
+        assert_borrowed_agrees(&bytes, &Limits { max_series_per_request: 3, max_samples_per_request: 5, max_labels_per_series: 3, ..Limits::default() });
+        for cut in [1, bytes.len() / 2, bytes.len().saturating_sub(1)] {
+            assert_borrowed_agrees(&bytes[..cut.min(bytes.len())], &Limits::default());
+        }
+    }
+
+    #[test]
+    fn remote_write_v1_borrowed_matches_reference_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        assert_borrowed_agrees(&bytes, &Limits::default());
+    }
+}

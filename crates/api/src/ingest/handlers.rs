@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use wk_ingest::influx::Precision;
-use wk_ingest::{Batch, Decoder, OtlpFormat, negotiate_otlp};
+use wk_ingest::{Batch, Decoder, OtlpFormat, RemoteWriteBatch, negotiate_otlp};
 use wk_storage::AppendError;
 
+use super::append::append_borrowed;
 use super::{AppendOutcome, IngestState, append_batch};
 
 /// Why a request produced no outcome.
@@ -29,21 +30,33 @@ pub(super) async fn ingest<F>(state: &IngestState, protocol: &'static str, decod
 where
     F: FnOnce(&mut Decoder, i64) -> Result<Batch, wk_ingest::Error> + Send + 'static,
 {
+    ingest_with(state, protocol, move |state, decoder, now| {
+        let batch = decode(decoder, now).map_err(Failure::Decode)?;
+        let outcome = append_batch(state.store.as_ref(), &batch).map_err(Failure::Storage)?;
+        state.metadata.record(&batch.metadata);
+        Ok(outcome)
+    })
+    .await
+}
+
+/// Runs `work` (decode and append) on the blocking pool, holding an ingest slot,
+/// with a decoder from the pool, and counts its outcome.
+async fn ingest_with<F>(state: &IngestState, protocol: &'static str, work: F) -> Result<AppendOutcome, Failure>
+where
+    F: FnOnce(&IngestState, &mut Decoder, i64) -> Result<AppendOutcome, Failure> + Send + 'static,
+{
     let permit = tokio::time::timeout(state.options.queue_wait, state.slots.clone().acquire_owned()).await;
     let Ok(Ok(_permit)) = permit else {
         state.metrics.request_failed(protocol, "busy");
         return Err(Failure::Busy);
     };
-    let store = state.store.clone();
-    let limits = state.options.limits.clone();
-    let metadata = state.metadata.clone();
+    let task_state = state.clone();
     let result = tokio::task::spawn_blocking(move || {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        let mut decoder = Decoder::new(limits);
-        let batch = decode(&mut decoder, now).map_err(Failure::Decode)?;
-        let outcome = append_batch(store.as_ref(), &batch).map_err(Failure::Storage)?;
-        metadata.record(&batch.metadata);
-        Ok(outcome)
+        let mut decoder = task_state.decoders.take();
+        let result = work(&task_state, &mut decoder, now);
+        task_state.decoders.put(decoder);
+        result
     })
     .await
     .unwrap_or_else(|e| Err(Failure::Storage(AppendError::Unavailable { detail: format!("ingest task failed: {e}") })));
@@ -98,8 +111,18 @@ fn failure_response(failure: Failure, body: impl Fn(StatusCode, String) -> Respo
 pub(crate) async fn remote_write(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = header_str(&headers, header::CONTENT_TYPE).map(str::to_owned);
     let content_encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
-    let result = ingest(&state, "remote_write", move |decoder, now| {
-        decoder.remote_write(&body, content_type.as_deref(), content_encoding.as_deref(), now)
+    let result = ingest_with(&state, "remote_write", move |state, decoder, now| {
+        let decoded = decoder
+            .remote_write_borrowed(&body, content_type.as_deref(), content_encoding.as_deref(), now)
+            .map_err(Failure::Decode)?;
+        let store = state.store.as_ref();
+        let (outcome, metadata) = match &decoded {
+            RemoteWriteBatch::Borrowed(batch) => (append_borrowed(store, &state.series_cache, batch), &batch.metadata),
+            RemoteWriteBatch::Owned(batch) => (append_batch(store, batch), &batch.metadata),
+        };
+        let outcome = outcome.map_err(Failure::Storage)?;
+        state.metadata.record(metadata);
+        Ok(outcome)
     })
     .await;
     match result {
