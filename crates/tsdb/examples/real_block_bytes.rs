@@ -69,10 +69,21 @@ fn main() {
         }
         let mut columns = 0usize;
         let mut blob = Vec::new();
-        for (_, samples) in &data {
+        let mut by_family: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for (labels, samples) in &data {
             blob.clear();
             wk_tsdb::block::codec::encode_series(samples, &mut blob);
             columns += blob.len();
+            let e = by_family.entry(labels.metric_name().unwrap_or("").to_owned()).or_default();
+            e.0 += blob.len();
+            e.1 += samples.len();
+        }
+        if std::env::var_os("WK_FAMILIES").is_some() {
+            let mut top: Vec<_> = by_family.into_iter().collect();
+            top.sort_by_key(|(_, (b, _))| std::cmp::Reverse(*b));
+            for (name, (b, n)) in top.iter().take(15) {
+                println!("  {name:<50} {b:>8} bytes {:>6.3} B/sample", *b as f64 / *n as f64);
+            }
         }
         let tmp = tempfile::tempdir().expect("tempdir");
         let fs = RealFs::new();

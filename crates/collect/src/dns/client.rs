@@ -207,9 +207,18 @@ mod tests {
 
     #[tokio::test]
     async fn truncated_udp_answers_are_asked_again_over_tcp() {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let server = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(server).await.unwrap();
+        // A free UDP port whose TCP twin is free too (retried: another test may
+        // hold the TCP port of the number the kernel picked for UDP).
+        let mut bound = None;
+        for _ in 0..50 {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let server = udp.local_addr().unwrap();
+            if let Ok(tcp) = tokio::net::TcpListener::bind(server).await {
+                bound = Some((udp, server, tcp));
+                break;
+            }
+        }
+        let (udp, server, tcp) = bound.expect("a UDP and TCP port pair on loopback");
         tokio::spawn(async move {
             let mut buf = [0u8; 512];
             let (n, peer) = udp.recv_from(&mut buf).await.unwrap();
