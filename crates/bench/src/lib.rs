@@ -13,14 +13,18 @@
 //! - [`sender`]: one HTTP/1.1 connection per worker, retries on 429/5xx.
 //! - [`process`]: `/proc` readings of the server's CPU time and peak RSS.
 //! - [`report`]: the [`Report`] and how it prints.
+//! - [`exposition`] and [`targets`]: the other tool, `wk-scrape-targets`, which serves
+//!   many node_exporter-like scrape targets from one process for scrape benchmarks.
 //!
 //! [`run`] is the whole tool behind the command line; the integration test calls it.
 
 pub mod batches;
+pub mod exposition;
 pub mod generator;
 pub mod process;
 pub mod report;
 pub mod sender;
+pub mod targets;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
