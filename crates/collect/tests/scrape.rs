@@ -181,7 +181,9 @@ fn target_error(report: &TargetsReport, url_part: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honor_labels_timestamps_headers_and_staleness() {
     let explicit_ts = wk_collect::scrape::scrape_loop::millis(std::time::SystemTime::now()) - 60_000;
-    let body = format!("# TYPE a_total counter\na_total{{job=\"app\",x=\"1\"}} 1\nb 2 {explicit_ts}\nc 3\n");
+    let future_ts = explicit_ts + 3_600_000;
+    let body =
+        format!("# TYPE a_total counter\na_total{{job=\"app\",x=\"1\"}} 1\nb 2 {explicit_ts}\nc 3\nd 4 {future_ts}\n");
     let server = Server::start(Reply::text(&body)).await;
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
@@ -223,10 +225,14 @@ async fn honor_labels_timestamps_headers_and_staleness() {
     let b_honoring = series(&head, "b", &[("job", "honoring")]);
     assert!(b_honoring[0].1[0].0 > explicit_ts + 30_000, "{b_honoring:?}");
 
+    // A timestamp an hour ahead is refused when honoured, not when replaced.
+    assert!(series(&head, "d", &[("job", "plain")]).is_empty());
+    assert_eq!(series(&head, "d", &[("job", "honoring")])[0].1[0].1, 4.0);
+
     let scraped = last(&head, "scrape_samples_scraped", &[("job", "plain")]).unwrap();
-    assert_eq!(scraped.1, 3.0);
+    assert_eq!(scraped.1, 4.0);
     let added = series(&head, "scrape_series_added", &[("job", "plain")]);
-    assert_eq!(added[0].1[0].1, 3.0, "the first scrape adds 3 series: {added:?}");
+    assert_eq!(added[0].1[0].1, 4.0, "the first scrape adds 4 series: {added:?}");
 
     // Request headers, and the credentials file re-read on every scrape.
     let requests = server.requests();

@@ -361,6 +361,10 @@ pub(crate) fn write_stale(store: &dyn Appendable, series: &[Labels], t_ms: i64) 
     }
 }
 
+/// How far ahead of the scrape an exposed timestamp may be (as remote_write's
+/// limit): 10 minutes.
+pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1000;
+
 /// What appending one sample needs besides the cache entry.
 struct AppendContext<'a, 'b> {
     app: &'a mut dyn Appender,
@@ -384,6 +388,14 @@ impl AppendContext<'_, '_> {
             return false;
         }
         let t = match sample.timestamp_ms {
+            // A timestamp far ahead of the scrape (a broken exporter or clock)
+            // would make the store treat everything older as out of bounds:
+            // refused like remote_write refuses it.
+            Some(ts) if self.job.honor_timestamps && ts > self.start_ms.saturating_add(MAX_FUTURE_MS) => {
+                self.outcome.rejected += 1;
+                tracing::debug!(job = %self.job.name, series = %series.labels, timestamp = ts, "sample timestamp too far in the future");
+                return true;
+            }
             Some(ts) if self.job.honor_timestamps => {
                 series.explicit_timestamp = true;
                 ts
