@@ -78,6 +78,43 @@ fn main() {
             e.0 += blob.len();
             e.1 += samples.len();
         }
+        if let Some(dump) = std::env::var_os("WK_DUMP").filter(|_| snap) {
+            // Experiment: our bit-packed blobs, and zigzag-varint residuals
+            // (delta-of-delta timestamps, delta mantissas) for a general
+            // compressor to work on.
+            let mut packed = Vec::new();
+            let mut varints = Vec::new();
+            for (_, samples) in &data {
+                wk_tsdb::block::codec::encode_series(samples, &mut packed);
+                let mut prev = (0i64, 0i64);
+                for s in samples.iter() {
+                    let d = s.t - prev.0;
+                    let dod = d - prev.1;
+                    varint(&mut varints, dod);
+                    prev = (s.t, d);
+                }
+                let scale = (0..=15).find(|&k| {
+                    samples.iter().all(|s| {
+                        let m = (s.v * 10f64.powi(k)).round();
+                        m.abs() < 9e15 && (if k == 0 { m } else { m / 10f64.powi(k) }).to_bits() == s.v.to_bits()
+                    })
+                });
+                let mut pm = 0i64;
+                for s in samples.iter() {
+                    match scale {
+                        Some(k) => {
+                            let m = (s.v * 10f64.powi(k)).round() as i64;
+                            varint(&mut varints, m - pm);
+                            pm = m;
+                        }
+                        None => varints.extend_from_slice(&s.v.to_bits().to_le_bytes()),
+                    }
+                }
+            }
+            let dump = std::path::PathBuf::from(dump);
+            std::fs::write(dump.with_extension("packed"), &packed).expect("write dump");
+            std::fs::write(dump.with_extension("varints"), &varints).expect("write dump");
+        }
         if std::env::var_os("WK_FAMILIES").is_some() {
             let mut top: Vec<_> = by_family.into_iter().collect();
             top.sort_by_key(|(_, (b, _))| std::cmp::Reverse(*b));
@@ -94,12 +131,23 @@ fn main() {
             w.add_series(labels, samples).expect("add");
         }
         let path = w.finish().expect("finish").expect("non-empty");
-        let block = std::fs::metadata(path).expect("stat").len();
+        let block = std::fs::metadata(&path).expect("stat").len();
+        let data_section = wk_tsdb::block::Block::open(&fs, &path).expect("open").data_bytes();
         println!(
-            "{name}: XOR chunks {:.3} B/sample; block series data {:.3} B/sample; whole block file {:.3} B/sample ({block} bytes, index included)",
+            "{name}: XOR chunks {:.3} B/sample; block series data {:.3} B/sample before and {:.3} after frame compression; whole block file {:.3} B/sample ({block} bytes, index included)",
             xor as f64 / total as f64,
             columns as f64 / total as f64,
+            data_section as f64 / total as f64,
             block as f64 / total as f64
         );
     }
+}
+
+fn varint(out: &mut Vec<u8>, x: i64) {
+    let mut u = ((x << 1) ^ (x >> 63)) as u64;
+    while u >= 0x80 {
+        out.push((u as u8) | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
 }

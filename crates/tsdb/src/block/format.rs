@@ -6,12 +6,18 @@ use std::collections::BTreeMap;
 
 use super::codec::{CodecError, Cursor, put_uvarint};
 
-/// File header: magic `"WKBK"`, format version 1, three reserved zero bytes.
-pub(crate) const HEADER: [u8; 8] = *b"WKBK\x01\0\0\0";
+/// File header: magic `"WKBK"`, format version 2, three reserved zero bytes.
+/// (Version 1, without compressed frames, was never released.)
+pub(crate) const HEADER: [u8; 8] = *b"WKBK\x02\0\0\0";
 /// Trailing magic of the footer.
-pub(crate) const FOOTER_MAGIC: [u8; 8] = *b"WKBKEND\x01";
+pub(crate) const FOOTER_MAGIC: [u8; 8] = *b"WKBKEND\x02";
 /// Number of sections.
-pub(crate) const SECTIONS: usize = 6;
+pub(crate) const SECTIONS: usize = 7;
+/// Uncompressed bytes of series data per compressed frame (a larger series
+/// blob gets a frame of its own).
+pub(crate) const FRAME_TARGET: usize = 16 << 10;
+/// Bytes of a frames-table entry.
+pub(crate) const FRAME_LEN: usize = 28;
 /// Footer length: section table, block facts, CRC, magic.
 pub(crate) const FOOTER_LEN: usize = SECTIONS * 20 + 32 + 4 + 8;
 /// File name suffix of a block.
@@ -34,6 +40,45 @@ pub(crate) enum SectionId {
     LabelIndex = 3,
     Postings = 4,
     Meta = 5,
+    Frames = 6,
+}
+
+/// One compressed frame of the data section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Frame {
+    /// Offset of the compressed bytes from the start of the data section.
+    pub offset: u64,
+    /// Compressed length.
+    pub len: u32,
+    /// Offset of the frame's content in the uncompressed series-data stream.
+    pub ustart: u64,
+    /// Uncompressed length.
+    pub ulen: u32,
+    /// CRC-32C of the compressed bytes.
+    pub crc: u32,
+}
+
+pub(crate) fn encode_frames(frames: &[Frame], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+    for f in frames {
+        out.extend_from_slice(&f.offset.to_le_bytes());
+        out.extend_from_slice(&f.len.to_le_bytes());
+        out.extend_from_slice(&f.ustart.to_le_bytes());
+        out.extend_from_slice(&f.ulen.to_le_bytes());
+        out.extend_from_slice(&f.crc.to_le_bytes());
+    }
+}
+
+/// Frame `i` of a frames section (bounds checked by the caller's validation).
+pub(crate) fn frame_at(section: &[u8], i: usize) -> Option<Frame> {
+    let at = 4 + i * FRAME_LEN;
+    Some(Frame {
+        offset: u64_at(section, at)?,
+        len: u32_at(section, at + 8)?,
+        ustart: u64_at(section, at + 12)?,
+        ulen: u32_at(section, at + 20)?,
+        crc: u32_at(section, at + 24)?,
+    })
 }
 
 /// Where a section lies and its checksum.
@@ -212,6 +257,9 @@ pub(crate) fn decode_footer(file: &[u8]) -> Result<([Section; SECTIONS], BlockMe
     }
     if file[4] != HEADER[4] {
         return Err("unsupported block format version");
+    }
+    if file[5..HEADER.len()] != HEADER[5..] {
+        return Err("reserved header bytes are not zero");
     }
     let footer = &file[file.len() - FOOTER_LEN..];
     if footer[FOOTER_LEN - 8..] != FOOTER_MAGIC {

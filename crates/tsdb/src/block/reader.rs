@@ -17,7 +17,8 @@ use wk_wal::{Mapped, WalFs};
 
 use super::codec::decode_series;
 use super::format::{
-    self, BlockMeta, NAME_LEN, PAIR_LEN, SECTIONS, SERIES_FIXED, Section, SectionId, i64_at, u16_at, u32_at, u64_at,
+    self, BlockMeta, FRAME_LEN, Frame, NAME_LEN, PAIR_LEN, SECTIONS, SERIES_FIXED, Section, SectionId, i64_at, u16_at,
+    u32_at, u64_at,
 };
 use super::tombstones::Tombstones;
 use crate::error::{Result, TsdbError};
@@ -37,8 +38,14 @@ pub struct Block {
     n_series: usize,
     n_names: usize,
     n_pairs: usize,
+    n_frames: usize,
     tombstones: RwLock<Arc<Tombstones>>,
+    /// The last few decompressed frames (sequential reads hit them).
+    frame_cache: parking_lot::Mutex<Vec<(u32, Arc<[u8]>)>>,
 }
+
+/// Decompressed frames kept per block.
+const FRAME_CACHE: usize = 4;
 
 /// One series-table entry as read from the map.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +68,14 @@ impl Block {
             fs.map(path).map_err(|source| TsdbError::Io { op: "map block", path: path.to_path_buf(), source })?;
         let invalid = |detail: &str| TsdbError::InvalidBlock { path: path.to_path_buf(), detail: detail.to_owned() };
         let (sections, mut meta) = format::decode_footer(&bytes).map_err(invalid)?;
-        for id in [SectionId::Symbols, SectionId::Series, SectionId::LabelIndex, SectionId::Postings, SectionId::Meta] {
+        for id in [
+            SectionId::Symbols,
+            SectionId::Series,
+            SectionId::LabelIndex,
+            SectionId::Postings,
+            SectionId::Meta,
+            SectionId::Frames,
+        ] {
             let s = sections[id as usize];
             let body = &bytes[s.offset as usize..(s.offset + s.len) as usize];
             if crc32c::crc32c(body) != s.crc {
@@ -86,7 +100,9 @@ impl Block {
             n_series: 0,
             n_names: 0,
             n_pairs: 0,
+            n_frames: 0,
             tombstones: RwLock::new(Arc::new(Tombstones::default())),
+            frame_cache: parking_lot::Mutex::new(Vec::new()),
         };
         block.validate().map_err(invalid)?;
         let tombstones = Tombstones::load(fs, &block.tombstones_path(), block.n_series)?;
@@ -117,6 +133,11 @@ impl Block {
     /// The file's size in bytes.
     pub fn size_bytes(&self) -> u64 {
         self.bytes.len() as u64
+    }
+
+    /// Bytes of the (compressed) series data section.
+    pub fn data_bytes(&self) -> u64 {
+        self.sections[SectionId::Data as usize].len
     }
 
     /// Number of series.
@@ -160,12 +181,31 @@ impl Block {
         }
         self.n_symbols = n_symbols;
 
+        let frames = self.section(SectionId::Frames);
+        let n_frames = u32_at(frames, 0).ok_or("frames section truncated")? as usize;
+        if 4 + n_frames * FRAME_LEN != frames.len() {
+            return Err("frames table size does not match its count");
+        }
+        let data_len = self.sections[SectionId::Data as usize].len;
+        let (mut next_offset, mut next_ustart) = (0u64, 0u64);
+        for i in 0..n_frames {
+            let f = format::frame_at(frames, i).ok_or("frames table")?;
+            if f.offset != next_offset || f.ustart != next_ustart || f.ulen == 0 {
+                return Err("frames not contiguous");
+            }
+            next_offset = f.offset + u64::from(f.len);
+            next_ustart = f.ustart + u64::from(f.ulen);
+        }
+        if next_offset != data_len {
+            return Err("frames do not cover the data section");
+        }
+        self.n_frames = n_frames;
+
         let series = self.section(SectionId::Series);
         let n_series = u32_at(series, 0).ok_or("series section truncated")? as usize;
         if 4 + n_series * 8 > series.len() {
             return Err("series table larger than its section");
         }
-        let data_len = self.sections[SectionId::Data as usize].len;
         for i in 0..n_series {
             let at = u64_at(series, 4 + i * 8).ok_or("series table")? as usize;
             let n = u16_at(series, at).ok_or("series entry outside its section")? as usize;
@@ -181,8 +221,9 @@ impl Block {
             let base = at + 2 + n * 8;
             let off = u64_at(series, base).ok_or("series entry")?;
             let len = u64::from(u32_at(series, base + 8).ok_or("series entry")?);
-            if off.checked_add(len).is_none_or(|e| e > data_len) {
-                return Err("series data outside the data section");
+            let fits = self.frame_of(off).is_some_and(|(_, f)| off + len <= f.ustart + u64::from(f.ulen));
+            if !fits {
+                return Err("series data outside its frame");
             }
         }
         self.n_series = n_series;
@@ -351,10 +392,13 @@ impl Block {
         if view.maxt < mint || view.mint > maxt {
             return Ok(());
         }
-        let data = self.section(SectionId::Data);
-        let blob = data
-            .get(view.data_off as usize..(view.data_off + u64::from(view.data_len)) as usize)
-            .ok_or_else(|| invalid(format!("series {id} data outside the file")))?;
+        let (index, frame) =
+            self.frame_of(view.data_off).ok_or_else(|| invalid(format!("series {id} data outside the file")))?;
+        let content = self.frame_content(index, frame)?;
+        let start = (view.data_off - frame.ustart) as usize;
+        let blob = content
+            .get(start..start + view.data_len as usize)
+            .ok_or_else(|| invalid(format!("series {id} data outside its frame")))?;
         if crc32c::crc32c(blob) != view.crc {
             return Err(invalid(format!("series {} data checksum mismatch", self.labels(id))));
         }
@@ -368,6 +412,56 @@ impl Block {
             out.retain(|s| !intervals.iter().any(|&(a, b)| a <= s.t && s.t <= b));
         }
         Ok(())
+    }
+
+    /// The frame holding uncompressed offset `off`, by binary search.
+    fn frame_of(&self, off: u64) -> Option<(u32, Frame)> {
+        let frames = self.section(SectionId::Frames);
+        let (mut lo, mut hi) = (0usize, self.n_frames);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let f = format::frame_at(frames, mid)?;
+            if off < f.ustart {
+                hi = mid;
+            } else if off >= f.ustart + u64::from(f.ulen) {
+                lo = mid + 1;
+            } else {
+                return Some((mid as u32, f));
+            }
+        }
+        None
+    }
+
+    /// The decompressed content of frame `index` (checksum checked, size
+    /// bounded by the table), from the cache when recently used.
+    fn frame_content(&self, index: u32, f: Frame) -> Result<Arc<[u8]>> {
+        if let Some((_, content)) = self.frame_cache.lock().iter().find(|(i, _)| *i == index) {
+            return Ok(Arc::clone(content));
+        }
+        let invalid = |detail: String| TsdbError::InvalidBlock { path: self.path.clone(), detail };
+        let data = self.section(SectionId::Data);
+        let compressed = data
+            .get(f.offset as usize..(f.offset + u64::from(f.len)) as usize)
+            .ok_or_else(|| invalid(format!("frame {index} outside the data section")))?;
+        if crc32c::crc32c(compressed) != f.crc {
+            return Err(invalid(format!("frame {index} checksum mismatch")));
+        }
+        let mut content = Vec::with_capacity(f.ulen as usize);
+        use std::io::Read;
+        let read = flate2::read::DeflateDecoder::new(compressed)
+            .take(u64::from(f.ulen) + 1)
+            .read_to_end(&mut content)
+            .map_err(|e| invalid(format!("frame {index} does not decompress: {e}")))?;
+        if read != f.ulen as usize {
+            return Err(invalid(format!("frame {index} decompresses to {read} bytes, not {}", f.ulen)));
+        }
+        let content: Arc<[u8]> = Arc::from(content);
+        let mut cache = self.frame_cache.lock();
+        if cache.len() >= FRAME_CACHE {
+            cache.remove(0);
+        }
+        cache.push((index, Arc::clone(&content)));
+        Ok(content)
     }
 
     /// Returns the ids of the series matching `matchers` whose data overlaps

@@ -145,9 +145,8 @@ fn real_disk_block_is_memory_mapped() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Any single flipped bit is detected at open or when the damaged series is
-    /// read (or hits padding nobody reads); it never panics or returns wrong data
-    /// silently for the index.
+    /// Any single flipped bit is detected at open or when the damaged frame is
+    /// read; it never panics or returns wrong data.
     #[test]
     fn bit_flips_are_detected(at in any::<usize>(), bit in 0u8..8) {
         let fs = SimFs::new();
@@ -170,7 +169,8 @@ proptest! {
                         Err(_) => damaged += 1,
                     }
                 }
-                prop_assert_eq!(damaged, 1);
+                // Damage costs the series of one compressed frame, never wrong data.
+                prop_assert!(damaged >= 1);
             }
         }
     }

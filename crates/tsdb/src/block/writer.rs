@@ -13,7 +13,7 @@ use wk_model::{Labels, Sample};
 use wk_wal::{WalFile, WalFs};
 
 use super::codec::encode_series;
-use super::format::{self, BlockMeta, FOOTER_LEN, HEADER, Section, SectionId};
+use super::format::{self, BlockMeta, FOOTER_LEN, FRAME_TARGET, Frame, HEADER, Section, SectionId};
 use crate::error::{Result, TsdbError};
 
 /// Bytes buffered before a write to the file.
@@ -46,6 +46,11 @@ pub struct BlockWriter<'a> {
     meta: BlockMeta,
     series: Vec<SeriesEntry>,
     blob: Vec<u8>,
+    /// Uncompressed series data of the frame being filled.
+    frame: Vec<u8>,
+    /// Where that frame starts in the uncompressed stream.
+    frame_start: u64,
+    frames: Vec<Frame>,
 }
 
 impl<'a> BlockWriter<'a> {
@@ -73,6 +78,9 @@ impl<'a> BlockWriter<'a> {
             meta: BlockMeta { num_series: 0, num_samples: 0, ..meta },
             series: Vec::new(),
             blob: Vec::new(),
+            frame: Vec::with_capacity(FRAME_TARGET * 2),
+            frame_start: 0,
+            frames: Vec::new(),
         };
         w.buf.extend_from_slice(&HEADER);
         Ok(w)
@@ -94,11 +102,13 @@ impl<'a> BlockWriter<'a> {
         }
         self.blob.clear();
         encode_series(samples, &mut self.blob);
-        let data_off = self.data_len();
+        if !self.frame.is_empty() && self.frame.len() + self.blob.len() > FRAME_TARGET {
+            self.flush_frame()?;
+        }
+        let data_off = self.frame_start + self.frame.len() as u64;
         let crc = crc32c::crc32c(&self.blob);
-        self.data_crc = crc32c::crc32c_append(self.data_crc, &self.blob);
         let data_len = u32::try_from(self.blob.len()).map_err(|_| self.invalid("series data over 4 GiB".into()))?;
-        self.buf.extend_from_slice(&self.blob);
+        self.frame.extend_from_slice(&self.blob);
         self.series.push(SeriesEntry {
             labels: labels.clone(),
             data_off,
@@ -110,6 +120,29 @@ impl<'a> BlockWriter<'a> {
         });
         self.meta.num_series += 1;
         self.meta.num_samples += samples.len() as u64;
+        Ok(())
+    }
+
+    /// Compresses the pending frame (raw deflate, level 1: most of the gain of
+    /// higher levels on this data at a fraction of the time) into the file.
+    fn flush_frame(&mut self) -> Result<()> {
+        use std::io::Write;
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&self.frame).map_err(self.io("compress block frame"))?;
+        let compressed = enc.finish().map_err(self.io("compress block frame"))?;
+        let too_big = || self.invalid("a compressed frame over 4 GiB".into());
+        let frame = Frame {
+            offset: self.data_len(),
+            len: u32::try_from(compressed.len()).map_err(|_| too_big())?,
+            ustart: self.frame_start,
+            ulen: u32::try_from(self.frame.len()).map_err(|_| too_big())?,
+            crc: crc32c::crc32c(&compressed),
+        };
+        self.data_crc = crc32c::crc32c_append(self.data_crc, &compressed);
+        self.buf.extend_from_slice(&compressed);
+        self.frames.push(frame);
+        self.frame_start += self.frame.len() as u64;
+        self.frame.clear();
         self.flush_if_full()
     }
 
@@ -157,6 +190,9 @@ impl<'a> BlockWriter<'a> {
             })?;
             return Ok(None);
         }
+        if !self.frame.is_empty() {
+            self.flush_frame()?;
+        }
         let mut sections = [Section::default(); format::SECTIONS];
         sections[SectionId::Data as usize] =
             Section { offset: HEADER.len() as u64, len: self.data_len(), crc: self.data_crc };
@@ -197,7 +233,9 @@ impl<'a> BlockWriter<'a> {
         format::encode_label_index(&pairs, &mut section, &mut postings);
         let label_index_bytes = std::mem::take(&mut section);
         format::encode_meta(&self.meta, &mut section);
-        let meta_bytes = section;
+        let meta_bytes = std::mem::take(&mut section);
+        format::encode_frames(&self.frames, &mut section);
+        let frames_bytes = section;
 
         let mut offset = HEADER.len() as u64 + self.data_len();
         for (id, bytes) in [
@@ -206,6 +244,7 @@ impl<'a> BlockWriter<'a> {
             (SectionId::LabelIndex, &label_index_bytes),
             (SectionId::Postings, &postings),
             (SectionId::Meta, &meta_bytes),
+            (SectionId::Frames, &frames_bytes),
         ] {
             sections[id as usize] = Section { offset, len: bytes.len() as u64, crc: crc32c::crc32c(bytes) };
             offset += bytes.len() as u64;
