@@ -46,6 +46,9 @@ pub(crate) struct InnerSteps {
     planned: Option<std::collections::VecDeque<i64>>,
     /// Inner steps in one window.
     window_steps: usize,
+    /// Each series' position among `series` sorted by labels (equal labels, equal
+    /// rank), for as many series as it covers.
+    label_rank: Vec<usize>,
 }
 
 /// The step of `sq` and its inner step times at outer time `ts`: the multiples of
@@ -133,9 +136,12 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result
     let kept = inner.steps.split_off(&start);
     ev.release_samples(inner.steps.values().map(|v| v.len()).sum());
     inner.steps = kept;
-    // Output series index per series number, in order of first appearance.
-    let mut slot: HashMap<usize, usize> = HashMap::new();
+    // Output series index per series number (`usize::MAX` for none yet), in
+    // order of first appearance.
+    let mut slot: Vec<usize> = vec![usize::MAX; inner.series.len()];
+    let points_cap = usize::try_from((end - start) / step + 1).unwrap_or(0);
     let mut out: Matrix = Vec::new();
+    let mut out_ids: Vec<usize> = Vec::new();
     let mut t = start;
     while t <= end {
         if inner.planned.is_some() && !inner.steps.contains_key(&t) {
@@ -151,18 +157,27 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result
                 v
             }
         };
+        slot.resize(inner.series.len(), usize::MAX);
         for &(id, f) in vec.iter() {
-            let i = *slot.entry(id).or_insert_with(|| {
+            if slot[id] == usize::MAX {
                 let (metric, drop_name) = &inner.series[id];
-                out.push(Series { metric: metric.clone(), points: Vec::new(), drop_name: *drop_name });
-                out.len() - 1
-            });
-            out[i].points.push(Sample::new(t, f));
+                let points = Vec::with_capacity(points_cap);
+                out.push(Series { metric: metric.clone(), points, drop_name: *drop_name });
+                slot[id] = out.len() - 1;
+                out_ids.push(id);
+            }
+            out[slot[id]].points.push(Sample::new(t, f));
         }
         t = t.saturating_add(step);
     }
+    // Sorted by labels, as a stable sort by labels would (series of equal labels
+    // and different name-drop flags stay in order of first appearance).
+    let rank = inner.label_ranks();
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by_key(|&i| rank[out_ids[i]]);
+    let mut slots: Vec<Option<Series>> = out.into_iter().map(Some).collect();
+    let out = order.into_iter().filter_map(|i| slots[i].take()).collect();
     ev.subquery_steps.insert(key, inner);
-    out.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(out)
 }
 
@@ -178,6 +193,20 @@ impl InnerSteps {
             });
         }
         *id
+    }
+
+    /// Each series' rank in label order, recomputed when series were added.
+    fn label_ranks(&mut self) -> &[usize] {
+        if self.label_rank.len() != self.series.len() {
+            let mut by_labels: Vec<usize> = (0..self.series.len()).collect();
+            by_labels.sort_by(|&a, &b| self.series[a].0.cmp(&self.series[b].0));
+            self.label_rank = vec![0; self.series.len()];
+            for (pos, w) in by_labels.iter().enumerate() {
+                let tie = pos > 0 && self.series[by_labels[pos - 1]].0 == self.series[*w].0;
+                self.label_rank[*w] = if tie { self.label_rank[by_labels[pos - 1]] } else { pos };
+            }
+        }
+        &self.label_rank
     }
 
     /// Replaces the labels of an inner step's samples by series numbers.
