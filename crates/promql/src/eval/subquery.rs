@@ -139,7 +139,8 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> Result
     // Output series index per series number (`usize::MAX` for none yet), in
     // order of first appearance.
     let mut slot: Vec<usize> = vec![usize::MAX; inner.series.len()];
-    let points_cap = usize::try_from((end - start) / step + 1).unwrap_or(0);
+    // A series' points in the window, bounded: windows can hold billions of steps.
+    let points_cap = usize::try_from((end - start) / step + 1).unwrap_or(0).min(1024);
     let mut out: Matrix = Vec::new();
     let mut out_ids: Vec<usize> = Vec::new();
     let mut t = start;
