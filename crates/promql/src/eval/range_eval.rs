@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use promql_parser::parser::{AggregateExpr, BinaryExpr, Expr, LabelModifier, VectorSelector};
 use wk_model::{Labels, Sample, is_stale_nan};
 
+mod over_subquery;
 mod streaming;
 
 use super::aggregation::{self, FoldOp, group_labels};
@@ -318,7 +319,10 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, expr: &Expr, steps: &[i64], result: b
         Expr::Binary(b) => vector_scalar(ev, b, steps, result),
         e => match Leaf::of(e, &mut args) {
             Some(leaf) => leaf_matrix(ev, leaf, steps, result).map(Some),
-            None => Ok(None),
+            None => match e {
+                Expr::Call(c) => over_subquery::eval(ev, c, steps, result),
+                _ => Ok(None),
+            },
         },
     }
 }

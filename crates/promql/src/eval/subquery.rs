@@ -68,7 +68,24 @@ fn window(ev: &Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> (i64, i64, i64) {
 /// Records the inner steps `sq` needs over the outer steps `outer` (ascending), so
 /// that they can be evaluated over a whole range; nothing when there are too many.
 pub(crate) fn plan(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, outer: &[i64]) {
-    let mut times = std::collections::VecDeque::new();
+    let Some((times, window_steps)) = union_steps(ev, sq, outer, MAX_PLANNED) else {
+        return;
+    };
+    let key = sq as *const SubqueryExpr as usize;
+    let inner = ev.subquery_steps.entry(key).or_default();
+    inner.planned = Some(times.into());
+    inner.window_steps = window_steps;
+}
+
+/// The inner steps `sq` needs over the outer steps `outer` (ascending), ascending,
+/// and the most inner steps one window holds; `None` when more than `max`.
+pub(crate) fn union_steps(
+    ev: &Evaluator<'_>,
+    sq: &SubqueryExpr,
+    outer: &[i64],
+    max: usize,
+) -> Option<(Vec<i64>, usize)> {
+    let mut times = Vec::new();
     let mut next = i64::MIN;
     let mut window_steps = 0;
     for &ts in outer {
@@ -76,18 +93,21 @@ pub(crate) fn plan(ev: &mut Evaluator<'_>, sq: &SubqueryExpr, outer: &[i64]) {
         window_steps = window_steps.max(usize::try_from((end - start) / step + 1).unwrap_or(0));
         let mut t = start.max(next);
         while t <= end {
-            if times.len() >= MAX_PLANNED {
-                return;
+            if times.len() >= max {
+                return None;
             }
-            times.push_back(t);
+            times.push(t);
             t = t.saturating_add(step);
         }
         next = next.max(t);
     }
-    let key = sq as *const SubqueryExpr as usize;
-    let inner = ev.subquery_steps.entry(key).or_default();
-    inner.planned = Some(times);
-    inner.window_steps = window_steps;
+    Some((times, window_steps))
+}
+
+/// The window `(start, end]` a range function over `sq` covers at outer time `ts`.
+pub(crate) fn range_window(ev: &Evaluator<'_>, sq: &SubqueryExpr, ts: i64) -> (i64, i64) {
+    let end = ev.at_time(&sq.at).unwrap_or(ts) - offset_millis(&sq.offset);
+    (end - duration_millis(sq.range), end)
 }
 
 /// Evaluates the planned inner steps from `t` on (a chunk of them) over their
