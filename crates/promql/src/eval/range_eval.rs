@@ -1,7 +1,9 @@
 //! Range queries evaluated over all steps at once, for the shapes that dominate
 //! dashboards: a selector, a range function over a range selector
 //! (`rate(x[5m])`), an aggregation of either (`sum by (instance) (rate(x[5m]))`,
-//! `topk(5, ...)`), and any of these combined with a number (`rate(x[5m]) * 8`).
+//! `topk(5, ...)`), any of these combined with a number (`rate(x[5m]) * 8`), and
+//! a range function over a subquery of any of these
+//! (`max_over_time(rate(x[5m])[30m:1m])`, see `over_subquery`).
 //!
 //! The per-step evaluator builds a fresh vector at every step, so it clones each
 //! series' labels and hashes each series into its group once per step. Here the
