@@ -16,11 +16,14 @@ pub struct EngineOptions {
     /// How far back an instant selector looks for the latest sample, in
     /// milliseconds; 5 minutes by default (`--query.lookback-delta`).
     pub lookback_delta_ms: i64,
-    /// Most samples one query may hold: those its selectors load from storage
-    /// (each selector reads once per query) plus the points of a range query's
-    /// result; over it the query fails with [`PromqlError::TooManySamples`].
-    /// 50 million by default, as Prometheus's `--query.max-samples` (which counts
-    /// the peak held at one step, so ours is the stricter bound).
+    /// Most samples one query may hold in memory at once, as Prometheus's
+    /// `--query.max-samples`: the samples its selectors keep loaded (each selector
+    /// reads once per query and keeps its series until the query ends), the
+    /// samples of the one series a streamed aggregation is folding, the inner
+    /// steps a subquery keeps, and the points of a range query's result. Samples
+    /// a streamed aggregation has folded and dropped no longer count, so a long
+    /// `sum`/`count` over many series passes while a query that materialises more
+    /// fails with [`PromqlError::TooManySamples`]. 50 million by default.
     pub max_samples: usize,
     /// Wall-clock budget of one query; over it the query fails with
     /// [`PromqlError::Timeout`]. `None` means no deadline.

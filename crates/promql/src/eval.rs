@@ -5,9 +5,11 @@
 //! stitches the results into series. Selectors read storage once per query (over
 //! the time span the whole query needs, see [`bounds`]) and serve every step from
 //! memory. The shapes that dominate range queries (a selector, a range function
-//! over one, and aggregations of either) are instead evaluated over all steps at
+//! over one, aggregations of either, these combined with a number, and range
+//! functions over subqueries of them) are instead evaluated over all steps at
 //! once by `range_eval`, with the same arithmetic, as the whole query or for the
-//! per-step evaluator to read step by step.
+//! per-step evaluator to read step by step; so are the inner steps of a
+//! subquery whose inner expression has such a shape (see `subquery`).
 
 mod aggregation;
 mod binary;
@@ -68,7 +70,9 @@ pub(crate) struct Evaluator<'a> {
     step_times: Vec<i64>,
     /// Inner results of each subquery node by inner step time; see `subquery`.
     subquery_steps: HashMap<usize, subquery::InnerSteps>,
-    samples: usize,
+    /// Samples the query holds in memory now, counted against
+    /// [`EngineOptions::max_samples`].
+    held: usize,
     pub(crate) annotations: Annotations,
     cancel: CancelToken,
     deadline: Option<Instant>,
@@ -97,7 +101,7 @@ impl<'a> Evaluator<'a> {
             step_cache: HashMap::new(),
             step_times: Vec::new(),
             subquery_steps: HashMap::new(),
-            samples: 0,
+            held: 0,
             annotations: Annotations::default(),
             cancel,
             deadline,
@@ -121,13 +125,20 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    /// Accounts `n` more samples held by the query against the limit.
+    /// Accounts `n` more samples held in memory by the query; fails when the
+    /// query would then hold more than the limit at once.
     pub(crate) fn add_samples(&mut self, n: usize) -> Result<()> {
-        self.samples += n;
-        if self.samples > self.opts.max_samples {
+        self.held = self.held.saturating_add(n);
+        if self.held > self.opts.max_samples {
             return Err(PromqlError::TooManySamples);
         }
         Ok(())
+    }
+
+    /// Accounts `n` samples counted by [`add_samples`](Self::add_samples) that
+    /// the query no longer holds.
+    pub(crate) fn release_samples(&mut self, n: usize) {
+        self.held = self.held.saturating_sub(n);
     }
 
     /// Evaluates `expr` at `ts` milliseconds.
@@ -217,8 +228,10 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates over all steps the aggregations of `expr` that `range_eval`
-    /// knows, outside subqueries (whose inner steps are other times). A failure
-    /// is left to the per-step evaluation to meet and report in its own order.
+    /// knows, outside subqueries (whose inner steps are other times), and plans
+    /// the inner steps of the outermost subqueries (see `subquery::plan`). A
+    /// failure is left to the per-step evaluation to meet and report in its own
+    /// order.
     fn precompute(&mut self, expr: &Expr) {
         match expr {
             Expr::Aggregate(a) => {
@@ -250,8 +263,12 @@ impl<'a> Evaluator<'a> {
                     self.precompute(a);
                 }
             }
-            Expr::Subquery(_)
-            | Expr::NumberLiteral(_)
+            Expr::Subquery(sq) => {
+                let steps = std::mem::take(&mut self.step_times);
+                subquery::plan(self, sq, &steps);
+                self.step_times = steps;
+            }
+            Expr::NumberLiteral(_)
             | Expr::StringLiteral(_)
             | Expr::VectorSelector(_)
             | Expr::MatrixSelector(_)

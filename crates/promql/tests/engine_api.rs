@@ -75,6 +75,25 @@ fn sample_limit_stops_the_query() {
 }
 
 #[test]
+fn sample_limit_counts_what_is_held_at_once() {
+    // 200 series x 40 samples: 8,000 samples loaded in all, 40 per series.
+    let h = head(200);
+    let q = h.querier();
+    let e = Engine::new(EngineOptions { max_samples: 1_000, ..EngineOptions::default() });
+    // Streamed folds hold one series' samples at a time plus a few states.
+    for text in ["count(up_total)", "sum(rate(up_total[1m]))", "max(up_total)"] {
+        let r = e.range(&q, &parse(text).unwrap(), 60_000, 585_000, 15_000);
+        assert!(r.is_ok(), "{text}: {r:?}");
+    }
+    // Materialising every series (selector, per-step evaluation, or a result
+    // over the limit) is refused with Prometheus's error.
+    for text in ["up_total", "rate(up_total[1m]) * 2", "sort(up_total)", "topk(200, up_total)"] {
+        let err = e.range(&q, &parse(text).unwrap(), 60_000, 585_000, 15_000).unwrap_err();
+        assert_eq!(err, PromqlError::TooManySamples, "{text}");
+    }
+}
+
+#[test]
 fn cancellation_and_deadline() {
     let h = head(2);
     let expr = parse("max_over_time(up_total[5m:15s])").unwrap();

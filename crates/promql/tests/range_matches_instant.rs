@@ -117,6 +117,42 @@ const QUERIES: &[&str] = &[
     "topk(1, sum by (job) (g))",
     "count_values(\"v\", g)",
     "max_over_time(sum by (job) (rate(c_total[1m]))[5m:30s])",
+    // Subqueries whose inner steps are evaluated over a whole range (and range
+    // functions over them): a range function, a selector and aggregations
+    // inside, with offsets, `@`, steps that do not divide the outer step,
+    // windows wider than the data, more inner steps than one chunk, annotations
+    // from inside, per-step scalar arguments, and nesting.
+    "max_over_time(rate(c_total[1m])[5m:30s])",
+    "max_over_time(rate(c_total[1m])[5m:45s])",
+    "max_over_time(rate(g[1m])[2m:30s])",
+    "avg_over_time(g[3m:20s] offset 1m)",
+    "quantile_over_time(0.5, (g offset 30s)[4m:1m])",
+    "min_over_time(sum by (job) (g)[2m:15s])",
+    "sum_over_time(topk(2, g)[2m:30s])",
+    "max_over_time(rate(c_total[1m])[5m:30s] @ 900)",
+    "rate(sum by (job) (c_total)[3m:15s])",
+    "count_over_time(rate(c_total[1m])[1h:1m])",
+    "last_over_time(g[10m:7s])",
+    "sum(max_over_time(rate(c_total[1m])[5m:30s]))",
+    "max_over_time(max_over_time(rate(c_total[1m])[2m:30s])[4m:1m])",
+    "max_over_time(quantile(scalar(sum(g)) / 100, g)[2m:30s])",
+    "stddev_over_time(sum by (__name__) (rate(c_total[1m]))[2m:20s])",
+    "max_over_time((rate(c_total[1m]) * 8)[5m:30s])",
+    "quantile_over_time(scalar(sum(g)) / 40, g[3m:1m])",
+    "max_over_time(rate(c_total[1m])[5m:30s]) * 2",
+    "predict_linear(sum by (job) (g)[4m:20s] offset 30s, 60)",
+    // A whole-range vector combined with a number.
+    "rate(c_total[1m]) * 8",
+    "8 * rate(c_total[1m])",
+    "g > 2",
+    "2 < g",
+    "g > bool 2",
+    "2 >= bool sum by (job) (g)",
+    "sum by (job) (rate(c_total[1m])) / 60",
+    "(rate(c_total[1m]) * 8) + 1",
+    "topk(2, g) - 1",
+    "1 / last_over_time(g[1m]) ^ 2",
+    "c_total % 3 == 1",
 ];
 
 /// The points of a result by series, with values as bits (so NaN compares).

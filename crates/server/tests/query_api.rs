@@ -141,6 +141,30 @@ async fn query_api_errors_like_prometheus() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn sample_limit_counts_samples_held_at_once_and_answers_422() {
+    let env = TestEnv::new("host_agent:\n  enabled: false\nquery:\n  max_samples: 100\n");
+    let server = env.start().await;
+    let addr = server.local_addr();
+    // 10 series x 40 samples: 400 loaded in all, 40 per series.
+    let base = 1_700_000_000_000i64;
+    let samples: Vec<(i64, f64)> = (0..40).map(|i| (base + i * 15_000, i as f64)).collect();
+    for i in 0..10 {
+        write_series(addr, "held_total", &format!("i{i}"), &samples).await;
+    }
+    let (start, end) = ((base + 60_000) as f64 / 1000.0, (base + 585_000) as f64 / 1000.0);
+    let range = |q: &str| format!("/api/v1/query_range?query={q}&start={start}&end={end}&step=60");
+    // A streamed fold holds one series at a time.
+    let (status, json) = get_json(addr, &range("sum(rate(held_total%5B1m%5D))")).await;
+    assert_eq!(status, 200, "{json}");
+    // The raw selector must hold every series at once.
+    let (status, json) = get_json(addr, &range("held_total")).await;
+    assert_eq!(status, 422, "{json}");
+    assert_eq!(json["errorType"], "execution");
+    assert_eq!(json["error"], "query processing would load too many samples into memory in query execution");
+    server.shutdown().await.unwrap();
+}
+
 /// Serves a fixed exposition on every request.
 async fn exporter(body: &'static str) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

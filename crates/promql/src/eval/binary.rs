@@ -66,19 +66,10 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<St
 }
 
 fn vector_scalar(op: &str, vec: Vector, s: f64, swap: bool, return_bool: bool, ts: i64) -> Vector {
-    let drop = !is_comparison(op) || return_bool;
+    let drop = scalar_drops_name(op, return_bool);
     let mut out = Vec::with_capacity(vec.len());
     for mut sample in vec {
-        let (l, r) = if swap { (s, sample.f) } else { (sample.f, s) };
-        let (mut v, mut keep) = apply(op, l, r);
-        if is_comparison(op) && swap {
-            v = r;
-        }
-        if return_bool {
-            v = if keep { 1.0 } else { 0.0 };
-            keep = true;
-        }
-        if keep {
+        if let Some(v) = scalar_value(op, sample.f, s, swap, return_bool) {
             sample.f = v;
             sample.t = ts;
             sample.drop_name |= drop;
@@ -86,6 +77,27 @@ fn vector_scalar(op: &str, vec: Vector, s: f64, swap: bool, return_bool: bool, t
         }
     }
     out
+}
+
+/// True when a vector-to-scalar operation drops the metric name of its result
+/// (arithmetic, and comparisons with `bool`).
+pub(crate) fn scalar_drops_name(op: &str, return_bool: bool) -> bool {
+    !is_comparison(op) || return_bool
+}
+
+/// The value a vector sample `f` takes in a vector-to-scalar operation with the
+/// scalar `s` (on the left with `swap`), or `None` when a comparison filters the
+/// sample out.
+pub(crate) fn scalar_value(op: &str, f: f64, s: f64, swap: bool, return_bool: bool) -> Option<f64> {
+    let (l, r) = if swap { (s, f) } else { (f, s) };
+    let (mut v, keep) = apply(op, l, r);
+    if is_comparison(op) && swap {
+        v = r;
+    }
+    if return_bool {
+        return Some(if keep { 1.0 } else { 0.0 });
+    }
+    keep.then_some(v)
 }
 
 /// Returns the labels `metric` is matched on.

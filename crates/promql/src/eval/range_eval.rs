@@ -1,7 +1,9 @@
 //! Range queries evaluated over all steps at once, for the shapes that dominate
 //! dashboards: a selector, a range function over a range selector
-//! (`rate(x[5m])`), and an aggregation of either (`sum by (instance) (rate(x[5m]))`,
-//! `topk(5, ...)`).
+//! (`rate(x[5m])`), an aggregation of either (`sum by (instance) (rate(x[5m]))`,
+//! `topk(5, ...)`), any of these combined with a number (`rate(x[5m]) * 8`), and
+//! a range function over a subquery of any of these
+//! (`max_over_time(rate(x[5m])[30m:1m])`, see `over_subquery`).
 //!
 //! The per-step evaluator builds a fresh vector at every step, so it clones each
 //! series' labels and hashes each series into its group once per step. Here the
@@ -19,15 +21,16 @@
 
 use std::collections::HashMap;
 
-use promql_parser::parser::{AggregateExpr, Expr, LabelModifier, VectorSelector};
+use promql_parser::parser::{AggregateExpr, BinaryExpr, Expr, LabelModifier, VectorSelector};
 use wk_model::{Labels, Sample, is_stale_nan};
 
+mod over_subquery;
 mod streaming;
 
 use super::aggregation::{self, FoldOp, group_labels};
 use super::functions::range::OverSelector;
 use super::functions::unwrap_parens;
-use super::{Evaluator, LoadedSeries, offset_millis, selector};
+use super::{Evaluator, LoadedSeries, binary, offset_millis, selector};
 use crate::{InstantSample, Matrix, PromqlError, Result, Series, Vector};
 
 /// One output series of a node over all steps of the range query.
@@ -42,6 +45,10 @@ pub(crate) struct StepSeries {
     order: Vec<u64>,
 }
 
+/// A node's samples at one step: `(series index, value)` in the per-step
+/// evaluator's order.
+pub(crate) type StepRow = Vec<(usize, f64)>;
+
 /// A node's result at every step of the range query.
 #[derive(Debug, Default)]
 pub(crate) struct StepMatrix(Vec<StepSeries>);
@@ -54,6 +61,33 @@ impl StepMatrix {
             .filter(|s| !s.points.is_empty())
             .map(|s| Series { metric: s.metric, points: s.points, drop_name: s.drop_name })
             .collect()
+    }
+
+    /// Splits the matrix into its output series (labels and name-drop flag) and,
+    /// for each of `steps`, the `(series index, value)` of that step in the
+    /// per-step evaluator's order: what [`vector_at`](Self::vector_at) gives at
+    /// every step, without cloning a label set per point.
+    pub(crate) fn into_rows(self, steps: &[i64]) -> (Vec<(Labels, bool)>, Vec<StepRow>) {
+        let mut ranked: Vec<Vec<(u64, usize, f64)>> = vec![Vec::new(); steps.len()];
+        let mut series = Vec::with_capacity(self.0.len());
+        for (i, s) in self.0.into_iter().enumerate() {
+            let mut k = 0;
+            for (p, rank) in s.points.iter().zip(&s.order) {
+                k += steps[k..].partition_point(|&t| t < p.t);
+                if steps.get(k) == Some(&p.t) {
+                    ranked[k].push((*rank, i, p.v));
+                }
+            }
+            series.push((s.metric, s.drop_name));
+        }
+        let rows = ranked
+            .into_iter()
+            .map(|mut row| {
+                row.sort_by_key(|(rank, _, _)| *rank);
+                row.into_iter().map(|(_, i, v)| (i, v)).collect()
+            })
+            .collect();
+        (series, rows)
     }
 
     /// The node's vector at step time `ts`, in the per-step evaluator's order.
@@ -284,11 +318,61 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, expr: &Expr, steps: &[i64], result: b
     let mut args = Vec::new();
     match unwrap_parens(expr) {
         Expr::Aggregate(a) => aggregate(ev, a, steps, result),
+        Expr::Binary(b) => vector_scalar(ev, b, steps, result),
         e => match Leaf::of(e, &mut args) {
             Some(leaf) => leaf_matrix(ev, leaf, steps, result).map(Some),
-            None => Ok(None),
+            None => match e {
+                Expr::Call(c) => over_subquery::eval(ev, c, steps, result),
+                _ => Ok(None),
+            },
         },
     }
+}
+
+/// A vector of this module's shapes combined with a number (`rate(x[5m]) * 8`,
+/// `2 < sum by (job) (...)`), point by point with the per-step code's arithmetic;
+/// `None` for other binary expressions.
+fn vector_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, steps: &[i64], result: bool) -> Result<Option<StepMatrix>> {
+    let op = b.op.to_string();
+    let (vector, s, swap) = match (unwrap_parens(&b.lhs), unwrap_parens(&b.rhs)) {
+        (Expr::NumberLiteral(_), Expr::NumberLiteral(_)) => return Ok(None),
+        (v, Expr::NumberLiteral(n)) => (v, n.val, false),
+        (Expr::NumberLiteral(n), v) => (v, n.val, true),
+        _ => return Ok(None),
+    };
+    if matches!(op.as_str(), "and" | "or" | "unless") {
+        return Ok(None);
+    }
+    let Some(m) = eval(ev, vector, steps, false)? else {
+        return Ok(None);
+    };
+    let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+    let drop = binary::scalar_drops_name(&op, return_bool);
+    let mut out = Vec::with_capacity(m.0.len());
+    let mut per_step = vec![0usize; if result { steps.len() } else { 0 }];
+    for mut series in m.0 {
+        let mut k = 0;
+        let (mut points, mut order) = (Vec::new(), Vec::new());
+        for (p, rank) in series.points.iter().zip(&series.order) {
+            if let Some(v) = binary::scalar_value(&op, p.v, s, swap, return_bool) {
+                if result {
+                    k += steps[k..].partition_point(|&t| t < p.t);
+                    per_step[k] += 1;
+                }
+                points.push(Sample::new(p.t, v));
+                order.push(*rank);
+            }
+        }
+        if !points.is_empty() {
+            (series.points, series.order) = (points, order);
+            series.drop_name |= drop;
+            out.push(series);
+        }
+    }
+    for n in per_step {
+        ev.add_samples(n)?;
+    }
+    Ok(Some(StepMatrix(out)))
 }
 
 fn leaf_matrix(ev: &mut Evaluator<'_>, leaf: Leaf<'_>, steps: &[i64], result: bool) -> Result<StepMatrix> {

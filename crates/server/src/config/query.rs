@@ -9,8 +9,9 @@ use wk_config::{Location, Problems, PromDuration};
 pub struct QueryConfig {
     /// Longest a query may run; its work is stopped at the deadline. Default 2m.
     pub timeout: PromDuration,
-    /// Most samples one query may load; more is an error, never an out-of-memory kill.
-    /// Default 50,000,000.
+    /// Most samples one query may hold in memory at once (as Prometheus's
+    /// `--query.max-samples`); more is an error (422), never an out-of-memory
+    /// kill. Default 50,000,000.
     pub max_samples: usize,
     /// Queries evaluated at once; more wait in a queue. Default 20.
     pub max_concurrent_queries: usize,

@@ -23,7 +23,7 @@ fn window_of(ev: &Evaluator<'_>, arg: &Expr, ts: i64) -> (i64, i64) {
     (end - duration_millis(range), end)
 }
 
-fn is_range_fn(name: &str) -> bool {
+pub(crate) fn is_range_fn(name: &str) -> bool {
     matches!(
         name,
         "rate"
@@ -86,7 +86,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) 
     Ok(Some(StepValue::Vector(out)))
 }
 
-fn drops_name(name: &str) -> bool {
+pub(crate) fn drops_name(name: &str) -> bool {
     !matches!(name, "last_over_time" | "first_over_time")
 }
 
@@ -212,7 +212,7 @@ fn over_selector(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) ->
     Ok(Some(out))
 }
 
-fn check_params(ev: &mut Evaluator<'_>, name: &str, scalars: &[f64]) -> Result<()> {
+pub(crate) fn check_params(ev: &mut Evaluator<'_>, name: &str, scalars: &[f64]) -> Result<()> {
     match name {
         "quantile_over_time" => {
             let q = scalars[0];
@@ -236,7 +236,7 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, scalars: &[f64]) -> Result<(
 
 /// Adds Prometheus's info when `rate`/`increase` reads a series whose name does not
 /// look like a counter.
-fn counter_info(ev: &mut Evaluator<'_>, metric: &Labels) {
+pub(crate) fn counter_info(ev: &mut Evaluator<'_>, metric: &Labels) {
     let Some(name) = metric.metric_name() else {
         return;
     };
@@ -248,7 +248,7 @@ fn counter_info(ev: &mut Evaluator<'_>, metric: &Labels) {
 }
 
 /// Computes `name` over the points of one series; `None` drops the series.
-fn apply(name: &str, p: &[Sample], scalars: &[f64], window: (i64, i64), ts: i64) -> Option<f64> {
+pub(crate) fn apply(name: &str, p: &[Sample], scalars: &[f64], window: (i64, i64), ts: i64) -> Option<f64> {
     let vals = || p.iter().map(|s| s.v).collect::<Vec<f64>>();
     Some(match name {
         "rate" => extrapolated_rate(p, window, true, true)?,

@@ -3,7 +3,8 @@
 //! every step and folded into per-group, per-step states as it arrives, then
 //! dropped. Neither the samples of all series nor their values at all steps are
 //! held at once, so `count by (job) ({__name__=~".+"})` over 100k series holds a
-//! few states instead of every sample.
+//! few states instead of every sample, and only one series' samples count
+//! against the query's sample limit at a time.
 //!
 //! Storage returns series sorted by labels, the order in which the per-step
 //! evaluator's vector lists them, so every group's values are folded in the same
@@ -75,6 +76,7 @@ pub(super) fn eval(
             folds[k].push(op, v);
         });
         prev = Some(s.metric);
+        ev.release_samples(s.samples.len());
     }
     let (out, per_step) = groups.finish(op, steps, leaf.drop_name());
     if result {
