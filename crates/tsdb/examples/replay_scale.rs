@@ -50,7 +50,11 @@ fn main() {
         let started = Instant::now();
         let (db, report) = Db::open(dir.path(), DbOptions::default()).expect("reopen");
         let secs = started.elapsed().as_secs_f64();
-        println!("replay {run}: {} samples in {secs:.2} s = {:.2} M samples/s", report.samples, report.samples as f64 / secs / 1e6);
+        println!(
+            "replay {run}: {} samples in {secs:.2} s = {:.2} M samples/s",
+            report.samples,
+            report.samples as f64 / secs / 1e6
+        );
         times.push(secs);
         db.close().expect("close");
     }
