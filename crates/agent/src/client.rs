@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use wk_collect::scrape::fetch::{base64, tls_client_config};
-use wk_config::SecretSource;
+use wk_collect::http_client::Auth;
+use wk_collect::scrape::fetch::tls_client_config;
 
 use crate::config::RemoteWriteConfig;
 use crate::error::{Error, Result};
@@ -43,12 +43,6 @@ pub enum Outcome {
         /// What happened, with the endpoint's message.
         error: String,
     },
-}
-
-#[derive(Debug)]
-enum Auth {
-    Basic { username: String, username_file: Option<std::path::PathBuf>, password: Option<SecretSource> },
-    Header { kind: String, credentials: Option<SecretSource> },
 }
 
 /// A remote_write endpoint's client.
@@ -85,21 +79,12 @@ impl RemoteClient {
             .clone()
             .unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_owned());
         let tls = if https { Some(tls_client_config(&config.tls_config).map_err(fail)?) } else { None };
-        let auth = if let Some(basic) = &config.basic_auth {
-            Some(Auth::Basic {
-                username: basic.username.clone(),
-                username_file: basic.username_file.clone(),
-                password: SecretSource::from_pair(&basic.password, &basic.password_file),
-            })
-        } else if let Some(authz) = &config.authorization {
-            Some(Auth::Header {
-                kind: authz.kind.clone(),
-                credentials: SecretSource::from_pair(&authz.credentials, &authz.credentials_file),
-            })
-        } else {
-            SecretSource::from_pair(&config.bearer_token, &config.bearer_token_file)
-                .map(|s| Auth::Header { kind: "Bearer".to_owned(), credentials: Some(s) })
-        };
+        let auth = Auth::from_config(
+            config.basic_auth.as_ref(),
+            config.authorization.as_ref(),
+            &config.bearer_token,
+            &config.bearer_token_file,
+        );
         let mut headers = Vec::new();
         for (name, value) in &config.headers {
             let name = HeaderName::try_from(name.as_str()).map_err(|e| fail(format!("header {name:?}: {e}")))?;
@@ -202,25 +187,6 @@ impl RemoteClient {
                     .map_err(|e| format!("TLS handshake with {}: {e}", self.authority))?;
                 handshake(TokioIo::new(stream)).await
             }
-        }
-    }
-}
-
-impl Auth {
-    fn header_value(&self) -> Result<String, String> {
-        let read = |s: &Option<SecretSource>| match s {
-            Some(source) => source.read().map(|v| v.expose().to_owned()).map_err(|e| e.to_string()),
-            None => Ok(String::new()),
-        };
-        match self {
-            Auth::Basic { username, username_file, password } => {
-                let user = match username_file {
-                    Some(path) => read(&Some(SecretSource::File(path.clone())))?,
-                    None => username.clone(),
-                };
-                Ok(format!("Basic {}", base64(format!("{user}:{}", read(password)?).as_bytes())))
-            }
-            Auth::Header { kind, credentials } => Ok(format!("{kind} {}", read(credentials)?)),
         }
     }
 }

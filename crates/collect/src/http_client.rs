@@ -162,3 +162,73 @@ pub fn validate_auth(
         }
     }
 }
+
+/// The `Authorization` header a client sends, from Prometheus's auth settings
+/// (`basic_auth`, `authorization`, or the legacy `bearer_token[_file]`, in that
+/// order). Secrets from files are re-read for every request.
+#[derive(Debug)]
+pub enum Auth {
+    /// `Basic base64(user:password)`.
+    Basic {
+        /// The user name, unless read from `username_file`.
+        username: String,
+        /// A file holding the user name.
+        username_file: Option<PathBuf>,
+        /// The password or its file.
+        password: Option<wk_config::SecretSource>,
+    },
+    /// `KIND credentials`.
+    Header {
+        /// `Bearer` unless configured.
+        kind: String,
+        /// The credentials or their file.
+        credentials: Option<wk_config::SecretSource>,
+    },
+}
+
+impl Auth {
+    /// The configured authentication, if any.
+    pub fn from_config(
+        basic_auth: Option<&BasicAuth>,
+        authorization: Option<&Authorization>,
+        bearer_token: &Option<Secret>,
+        bearer_token_file: &Option<PathBuf>,
+    ) -> Option<Auth> {
+        use wk_config::SecretSource;
+        if let Some(basic) = basic_auth {
+            Some(Auth::Basic {
+                username: basic.username.clone(),
+                username_file: basic.username_file.clone(),
+                password: SecretSource::from_pair(&basic.password, &basic.password_file),
+            })
+        } else if let Some(authz) = authorization {
+            Some(Auth::Header {
+                kind: authz.kind.clone(),
+                credentials: SecretSource::from_pair(&authz.credentials, &authz.credentials_file),
+            })
+        } else {
+            SecretSource::from_pair(bearer_token, bearer_token_file)
+                .map(|s| Auth::Header { kind: "Bearer".to_owned(), credentials: Some(s) })
+        }
+    }
+
+    /// The header value, reading secret files now. Fails naming the file that
+    /// cannot be read.
+    pub fn header_value(&self) -> Result<String, String> {
+        let read = |s: &Option<wk_config::SecretSource>| match s {
+            Some(source) => source.read().map(|v| v.expose().to_owned()).map_err(|e| e.to_string()),
+            None => Ok(String::new()),
+        };
+        match self {
+            Auth::Basic { username, username_file, password } => {
+                let user = match username_file {
+                    Some(path) => read(&Some(wk_config::SecretSource::File(path.clone())))?,
+                    None => username.clone(),
+                };
+                let basic = format!("{user}:{}", read(password)?);
+                Ok(format!("Basic {}", crate::scrape::fetch::base64(basic.as_bytes())))
+            }
+            Auth::Header { kind, credentials } => Ok(format!("{kind} {}", read(credentials)?)),
+        }
+    }
+}

@@ -87,7 +87,7 @@ fn a_full_disk_fails_the_cut_cleanly_and_it_succeeds_later() {
     assert_eq!(acked.len(), 400);
     // Leave almost no space: the block writer runs out mid-file.
     let ballast = mnt.join("ballast");
-    let free = rustix_free(&mnt);
+    let free = free_bytes(&mnt);
     std::fs::write(&ballast, vec![1u8; free.saturating_sub(64 << 10) as usize]).unwrap();
     let err = db.maintain().expect_err("no space for a block");
     assert!(err.to_string().contains("No space left") || err.to_string().contains("os error 28"), "{err}");
@@ -125,7 +125,7 @@ fn size_retention_frees_space_even_while_cuts_fail() {
     // Reopen with a size limit below what is stored, on a disk with no room
     // for another block: the cut fails, retention still deletes old blocks.
     let ballast = mnt.join("ballast");
-    let free = rustix_free(&mnt);
+    let free = free_bytes(&mnt);
     std::fs::write(&ballast, vec![1u8; free.saturating_sub(64 << 10) as usize]).unwrap();
     let stored: u64 = dir_size(&dir);
     let (db, _) = Db::open(&dir, DbOptions { retention_bytes: stored / 2, ..options }).unwrap();
@@ -145,7 +145,7 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-fn rustix_free(path: &Path) -> u64 {
+fn free_bytes(path: &Path) -> u64 {
     let out = Command::new("df").args(["-B1", "--output=avail"]).arg(path).output().expect("df");
     String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).expect("df output")
 }

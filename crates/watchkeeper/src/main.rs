@@ -107,18 +107,6 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let format: LogFormat = args.log_format.parse().unwrap_or_default();
-    if let Err(e) = logging::init(&args.log_level, format) {
-        eprintln!("watchkeeper: {e}");
-        return ExitCode::from(2);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("watchkeeper: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let options = ServerOptions {
         config_file: args.config_file,
         overrides: Overrides {
@@ -127,23 +115,37 @@ fn serve(args: ServeArgs) -> ExitCode {
             otlp_grpc_listen_address: args.otlp_grpc_listen_address,
         },
     };
-    let result = runtime.block_on(async {
+    run_service(&args.log_level, &args.log_format, false, || async {
         let signals = Signals::install()?;
         let server = Server::start(options).await?;
         server.run_until_signal(signals).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 fn agent(args: AgentArgs) -> ExitCode {
-    let format: LogFormat = args.log_format.parse().unwrap_or_default();
-    if let Err(e) = logging::init(&args.log_level, format) {
+    let options = AgentOptions {
+        config_file: args.config_file,
+        remote_write_url: args.remote_write,
+        storage_path: args.storage_path,
+        listen_address: args.listen_address,
+    };
+    run_service(&args.log_level, &args.log_format, true, || async {
+        let signals = Signals::install()?;
+        let agent = Agent::start(options).await?;
+        agent.run_until_signal(signals).await
+    })
+}
+
+/// Sets up logging and the async runtime, runs `service` to its end and maps
+/// its outcome to the exit code: 2 for bad logging flags, 1 for a failure
+/// (logged, and also printed on stderr when `echo` is set).
+fn run_service<E, F>(log_level: &str, log_format: &str, echo: bool, service: impl FnOnce() -> F) -> ExitCode
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let format: LogFormat = log_format.parse().unwrap_or_default();
+    if let Err(e) = logging::init(log_level, format) {
         eprintln!("watchkeeper: {e}");
         return ExitCode::from(2);
     }
@@ -154,22 +156,13 @@ fn agent(args: AgentArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let options = AgentOptions {
-        config_file: args.config_file,
-        remote_write_url: args.remote_write,
-        storage_path: args.storage_path,
-        listen_address: args.listen_address,
-    };
-    let result = runtime.block_on(async {
-        let signals = Signals::install()?;
-        let agent = Agent::start(options).await?;
-        agent.run_until_signal(signals).await
-    });
-    match result {
+    match runtime.block_on(service()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("watchkeeper: {e}");
+            if echo {
+                eprintln!("watchkeeper: {e}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -6,7 +6,6 @@
 //! target closed it. Secrets given by file are read again on every scrape, so rotated
 //! credentials take effect at the next scrape.
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use tokio_rustls::TlsConnector;
 use wk_config::SecretSource;
 
 use super::ScrapeConfig;
-use crate::http_client::TlsClientConfig;
+use crate::http_client::{Auth, TlsClientConfig};
 
 /// The `User-Agent` of every scrape.
 pub const USER_AGENT: &str = concat!("Watchkeeper/", env!("CARGO_PKG_VERSION"));
@@ -73,12 +72,6 @@ pub struct ClientSettings {
 }
 
 #[derive(Debug)]
-enum Auth {
-    Basic { username: String, username_file: Option<PathBuf>, password: Option<SecretSource> },
-    Header { kind: String, credentials: Option<SecretSource> },
-}
-
-#[derive(Debug)]
 enum HeaderSource {
     Value(String),
     Secret(SecretSource),
@@ -89,21 +82,12 @@ impl ClientSettings {
     /// `oauth2` and proxies are not supported yet and are ignored.
     pub fn new(job: &ScrapeConfig) -> Result<Self, String> {
         let accept = accept_header(&job.scrape_protocols, job.metric_name_escaping_scheme.as_deref());
-        let auth = if let Some(basic) = &job.basic_auth {
-            Some(Auth::Basic {
-                username: basic.username.clone(),
-                username_file: basic.username_file.clone(),
-                password: SecretSource::from_pair(&basic.password, &basic.password_file),
-            })
-        } else if let Some(authz) = &job.authorization {
-            Some(Auth::Header {
-                kind: authz.kind.clone(),
-                credentials: SecretSource::from_pair(&authz.credentials, &authz.credentials_file),
-            })
-        } else {
-            SecretSource::from_pair(&job.bearer_token, &job.bearer_token_file)
-                .map(|s| Auth::Header { kind: "Bearer".to_owned(), credentials: Some(s) })
-        };
+        let auth = Auth::from_config(
+            job.basic_auth.as_ref(),
+            job.authorization.as_ref(),
+            &job.bearer_token,
+            &job.bearer_token_file,
+        );
         let mut headers = Vec::new();
         for (name, values) in &job.http_headers {
             let name = HeaderName::try_from(name.as_str()).map_err(|e| format!("http_headers: {name:?}: {e}"))?;
@@ -154,33 +138,6 @@ impl ClientSettings {
             builder = builder.header(name, value);
         }
         builder.body(Empty::new()).map_err(|e| format!("building the request: {e}"))
-    }
-}
-
-impl Auth {
-    fn header_value(&self) -> Result<String, String> {
-        match self {
-            Auth::Basic { username, username_file, password } => {
-                let user = match username_file {
-                    Some(path) => {
-                        SecretSource::File(path.clone()).read().map_err(|e| e.to_string())?.expose().to_owned()
-                    }
-                    None => username.clone(),
-                };
-                let password = match password {
-                    Some(source) => source.read().map_err(|e| e.to_string())?.expose().to_owned(),
-                    None => String::new(),
-                };
-                Ok(format!("Basic {}", base64(format!("{user}:{password}").as_bytes())))
-            }
-            Auth::Header { kind, credentials } => {
-                let credentials = match credentials {
-                    Some(source) => source.read().map_err(|e| e.to_string())?.expose().to_owned(),
-                    None => String::new(),
-                };
-                Ok(format!("{kind} {credentials}"))
-            }
-        }
     }
 }
 

@@ -185,9 +185,7 @@ impl Db {
             let mut writer = BlockWriter::create_named(&*self.fs, &dir, meta, name)?;
             let tmp = writer.tmp_path().to_path_buf();
             let written = merge_into(std::slice::from_ref(&old), &mut writer).and_then(|()| writer.finish());
-            let path = written.inspect_err(|_| {
-                let _ = self.fs.remove_file(&tmp);
-            })?;
+            let path = written.inspect_err(|_| self.discard_tmp(&tmp))?;
             let new = match path {
                 Some(p) => Some(Arc::new(Block::open(&*self.fs, &p)?)),
                 None => None,
@@ -363,6 +361,7 @@ impl Db {
         let dir = self.blocks_dir();
         let meta = BlockMeta { mint: start, maxt: end, level: 0, ..Default::default() };
         let mut writer = BlockWriter::create(&*self.fs, &dir, meta)?;
+        let tmp = writer.tmp_path().to_path_buf();
         let written = (|| {
             for (labels, r) in &series {
                 let samples = querier
@@ -372,7 +371,7 @@ impl Db {
             }
             writer.finish()
         })();
-        let path = written.inspect_err(|_| self.remove_tmp(start, end))?;
+        let path = written.inspect_err(|_| self.discard_tmp(&tmp))?;
         let block = match path {
             Some(p) => Some(Arc::new(Block::open(&*self.fs, &p)?)),
             None => None,
@@ -402,10 +401,11 @@ impl Db {
         Ok(())
     }
 
-    fn remove_tmp(&self, start: i64, end: i64) {
-        let tmp = self.blocks_dir().join(format!("{}{BLOCK_SUFFIX}.tmp", crate::block::block_name(start, end)));
-        if self.fs.file_len(&tmp).is_ok()
-            && let Err(e) = self.fs.remove_file(&tmp)
+    /// Removes a block file left unfinished by a failed write (logged, not
+    /// fatal: the next open removes leftovers too).
+    fn discard_tmp(&self, tmp: &Path) {
+        if self.fs.file_len(tmp).is_ok()
+            && let Err(e) = self.fs.remove_file(tmp)
         {
             tracing::warn!(path = %tmp.display(), error = %e, "could not remove an unfinished block file");
         }
@@ -536,8 +536,9 @@ impl Db {
         };
         let dir = self.blocks_dir();
         let mut writer = BlockWriter::create(&*self.fs, &dir, meta)?;
+        let tmp = writer.tmp_path().to_path_buf();
         let written = merge_into(group, &mut writer).and_then(|()| writer.finish());
-        let path = written.inspect_err(|_| self.remove_tmp(mint, maxt))?;
+        let path = written.inspect_err(|_| self.discard_tmp(&tmp))?;
         let new = match path {
             Some(p) => Some(Arc::new(Block::open(&*self.fs, &p)?)),
             None => None,
