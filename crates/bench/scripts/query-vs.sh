@@ -14,13 +14,31 @@
 # apart (default 240 = 1 h); RUNS: runs per query (default 5); QUERY_STEP: the
 # range queries' step in seconds (default 15); SYSTEMS: any of "wk prom vm"
 # (default all three, in that order).
+#
+# Large data sets (e.g. 100000 series x 5760 steps = 24 h) take longer to load
+# than to query, so they can be loaded once and kept:
+#   KEEP=DIR    data directories live in DIR/wk, DIR/prom, DIR/vm and are kept;
+#               a system whose DIR/SYSTEM/loaded exists is not loaded again, only
+#               restarted on its data and queried. DIR/grid holds the time grid,
+#               written by the first run, so every system gets the same samples.
+#   LOAD_ONLY=1 load (if needed) and stop without querying; several systems can
+#               load at once from separate invocations sharing one KEEP.
+# wk-bench streams (encodes each request just before sending it), so memory
+# stays flat at any size. Query limits are raised on every system (samples per
+# query, timeout) so that a 24 h query answers instead of hitting a default.
 set -euo pipefail
 series=${1:-100000} steps=${2:-240} runs=${3:-5} qstep=${4:-15} systems=${5:-"wk prom vm"}
+keep=${KEEP:-} load_only=${LOAD_ONLY:-}
 
 # One time grid for every system, so that all hold the same samples and the
 # queries cover the same span: scrapes at start, start + 15 s, ..., end.
-now_ms=$(( $(date +%s) * 1000 ))
-start_ms=$(( now_ms - now_ms % 15000 - steps * 15000 ))
+if [ -n "$keep" ] && [ -s "$keep/grid" ]; then
+  read -r series steps start_ms < "$keep/grid"
+else
+  now_ms=$(( $(date +%s) * 1000 ))
+  start_ms=$(( now_ms - now_ms % 15000 - steps * 15000 ))
+  if [ -n "$keep" ]; then mkdir -p "$keep"; echo "$series $steps $start_ms" > "$keep/grid"; fi
+fi
 end_s=$(( (start_ms + (steps - 1) * 15000) / 1000 ))
 # Range queries start 5 minutes in, so rate() windows are full at every step.
 qstart_s=$(( start_ms / 1000 + 300 ))
@@ -39,7 +57,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 pid="" dir=""
 stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  if [ -n "$dir" ]; then rm -rf "$dir"; fi
+  if [ -n "$dir" ] && [ -z "$keep" ]; then rm -rf "$dir"; fi
   pid="" dir=""
 }
 trap stop EXIT
@@ -48,42 +66,56 @@ hwm() { awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
 run_system() {
   local which=$1 port base ready extra=""
   port=$(free_port)
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/wk-query-$which.XXXX")
+  if [ -n "$keep" ]; then
+    dir=$keep/$which; mkdir -p "$dir"
+  else
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/wk-query-$which.XXXX")
+  fi
   base=http://127.0.0.1:$port
   case $which in
     wk)
       # Default options (the query sample limit counts samples held at once,
       # as Prometheus's, so streamed aggregations over every series pass).
-      printf 'host_agent:\n  enabled: false\n' > "$dir/watchkeeper.yml"
+      printf 'host_agent:\n  enabled: false\nquery:\n  timeout: 10m\n  max_samples: 1000000000\n' > "$dir/watchkeeper.yml"
       ./target/release/watchkeeper serve --config.file "$dir/watchkeeper.yml" \
-        --web.listen-address "127.0.0.1:$port" --storage.path "$dir/data" > "$dir/server.log" 2>&1 &
+        --web.listen-address "127.0.0.1:$port" --storage.path "$dir/data" >> "$dir/server.log" 2>&1 &
       pid=$! ready=/-/ready ;;
     prom)
       printf 'global:\n  scrape_interval: 15s\n' > "$dir/prometheus.yml"
       prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-        --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver > "$dir/server.log" 2>&1 &
+        --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
+        --query.max-samples=1000000000 --query.timeout=10m >> "$dir/server.log" 2>&1 &
       pid=$! ready=/-/ready ;;
     vm)
       # nocache=1 on every query turns off VictoriaMetrics' rollup result cache,
       # which would otherwise answer repeated runs from memory.
       victoria-metrics -httpListenAddr="127.0.0.1:$port" -storageDataPath="$dir/data" \
-        -search.maxUniqueTimeseries=2000000 -search.latencyOffset=1s > "$dir/server.log" 2>&1 &
+        -search.maxUniqueTimeseries=2000000 -search.latencyOffset=1s -search.maxQueryDuration=10m \
+        >> "$dir/server.log" 2>&1 &
       pid=$! ready=/health extra="&nocache=1" ;;
     *) echo "unknown system $which" >&2; return 1 ;;
   esac
-  for _ in $(seq 100); do curl -sf "$base$ready" > /dev/null && break; sleep 0.2; done
-  echo "== $which (pid $pid, port $port); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  # A restart on kept data replays the server's write-ahead log first.
   local t0=$SECONDS
-  timeout 1800 ./target/release/wk-bench --url "$base/api/v1/write" --series "$series" --steps "$steps" \
-    --start-ms "$start_ms" --batch-series 2000 --concurrency 4 --pid "$pid" --quiet 2>&1 | sed 's/^/   /'
-  echo "   loaded in $((SECONDS - t0)) s; peak RSS after loading: $(hwm "$pid")"
-  sleep 5   # let VictoriaMetrics make the newest rows searchable
+  for _ in $(seq 1200); do curl -sf "$base$ready" > /dev/null && break; sleep 0.5; done
+  echo "== $which (pid $pid, port $port, ready in $((SECONDS - t0)) s); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ -f "$dir/loaded" ]; then
+    echo "   data loaded earlier: $(cat "$dir/loaded")"
+  else
+    t0=$SECONDS
+    timeout 14400 ./target/release/wk-bench --url "$base/api/v1/write" --series "$series" --steps "$steps" \
+      --start-ms "$start_ms" --batch-series 2000 --concurrency 4 --pid "$pid" --stream --quiet 2>&1 | sed 's/^/   /'
+    echo "   loaded in $((SECONDS - t0)) s; peak RSS after loading: $(hwm "$pid")"
+    if [ -n "$keep" ]; then echo "$series series x $steps steps in $((SECONDS - t0)) s on $(date -u +%FT%TZ)" > "$dir/loaded"; fi
+    sleep 5   # let VictoriaMetrics make the newest rows searchable
+  fi
+  if [ -n "$load_only" ]; then echo "   data on disk: $(du -sh "$dir/data" | cut -f1)"; stop; return; fi
   printf '   %-22s %10s   %s\n' query "median s" "runs (s); result series"
   for entry in "${queries[@]}"; do
     local name=${entry%%|*} q=${entry#*|} times=() n=""
     for _ in $(seq "$runs"); do
       local out
-      out=$(curl -s -m 300 -o "$dir/answer.json" -w '%{http_code} %{time_total}' "$base/api/v1/query_range" \
+      out=$(curl -s -m 900 -o "$dir/answer.json" -w '%{http_code} %{time_total}' "$base/api/v1/query_range" \
         --data-urlencode "query=$q" -d "start=$qstart_s&end=$end_s&step=$qstep$extra")
       if [ "${out%% *}" != 200 ]; then
         echo "   $name: HTTP ${out%% *}: $(head -c 300 "$dir/answer.json")"; times=(); break
@@ -96,7 +128,7 @@ run_system() {
       "$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')" \
       "${times[*]}" "$n"
   done
-  echo "   peak RSS over the whole run (VmHWM): $(hwm "$pid")"
+  echo "   peak RSS over the whole run (VmHWM): $(hwm "$pid"); data on disk: $(du -sh "$dir/data" | cut -f1)"
   stop
 }
 

@@ -1,7 +1,8 @@
 //! `wk-bench`: a remote_write load tool.
 //!
 //! It generates deterministic node_exporter-like data, encodes every request before
-//! the clock starts, sends them to any remote_write 1.0 endpoint (Watchkeeper,
+//! the clock starts (or, with `stream`, just before sending it, for runs larger
+//! than memory), sends them to any remote_write 1.0 endpoint (Watchkeeper,
 //! VictoriaMetrics, Prometheus with `--web.enable-remote-write-receiver`) and reports
 //! the accepted sample rate, errors by status, request latency and, given the
 //! server's pid, its CPU seconds and peak memory.
@@ -34,7 +35,7 @@ use anyhow::{Context, Result};
 
 pub use batches::Shape;
 pub use report::{Latency, Report, ServerUsage};
-use sender::{Progress, SendOptions};
+use sender::{Progress, SendOptions, Source};
 
 /// Everything one run needs.
 #[derive(Clone, Debug)]
@@ -47,6 +48,9 @@ pub struct RunConfig {
     pub server_pid: Option<u32>,
     /// Print a progress line on stderr every second.
     pub progress: bool,
+    /// Encode each request just before it is sent instead of all before the
+    /// clock starts (for runs too large to hold in memory).
+    pub stream: bool,
 }
 
 /// Encodes the run, sends it and measures it.
@@ -58,10 +62,14 @@ pub async fn run(config: &RunConfig) -> Result<Report> {
     let encode_started = Instant::now();
     let shape = config.shape;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let grid = tokio::task::spawn_blocking(move || batches::encode_all(&shape, threads))
-        .await
-        .context("the encoder task failed")?;
-    let grid = Arc::new(grid);
+    let source = if config.stream {
+        Source::Stream(shape)
+    } else {
+        let grid = tokio::task::spawn_blocking(move || batches::encode_all(&shape, threads))
+            .await
+            .context("the encoder task failed")?;
+        Source::Grid(Arc::new(grid))
+    };
     let encode_elapsed = encode_started.elapsed();
 
     let cpu_before = config.server_pid.map(process::cpu_seconds).transpose()?;
@@ -69,7 +77,7 @@ pub async fn run(config: &RunConfig) -> Result<Report> {
     let ticker = config.progress.then(|| tokio::spawn(print_progress(progress.clone(), shape.samples())));
     let started = Instant::now();
     let workers: Vec<_> = (0..config.send.concurrency.max(1))
-        .map(|w| tokio::spawn(sender::worker(w, grid.clone(), config.send.clone(), progress.clone())))
+        .map(|w| tokio::spawn(sender::worker(w, source.clone(), config.send.clone(), progress.clone())))
         .collect();
     let mut tallies = Vec::with_capacity(workers.len());
     for worker in workers {

@@ -19,7 +19,17 @@ use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGEN
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 
-use crate::batches::Batch;
+use crate::batches::{self, Batch, Shape};
+
+/// Where a worker's requests come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Encoded before the clock started, indexed `[step][chunk]`.
+    Grid(Arc<Vec<Vec<Batch>>>),
+    /// Encoded by the worker just before it sends each one: memory stays flat
+    /// whatever the run's size, and the measured rate includes encoding.
+    Stream(Shape),
+}
 
 /// How to send.
 #[derive(Clone, Debug)]
@@ -92,19 +102,29 @@ pub fn check_url(url: &Uri) -> Result<()> {
     Target::new(url).map(drop)
 }
 
-/// Runs worker `w` over its share of `grid`.
-pub async fn worker(
-    w: usize,
-    grid: Arc<Vec<Vec<Batch>>>,
-    options: SendOptions,
-    progress: Arc<Progress>,
-) -> Result<WorkerTally> {
+/// Runs worker `w` over its share of `source`.
+pub async fn worker(w: usize, source: Source, options: SendOptions, progress: Arc<Progress>) -> Result<WorkerTally> {
     let target = Target::new(&options.url)?;
     let mut tally = WorkerTally::default();
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
-    for row in grid.iter() {
-        for batch in row.iter().skip(w).step_by(options.concurrency.max(1)) {
-            send_with_retries(&target, &options, &mut conn, batch, &mut tally, &progress).await;
+    let stride = options.concurrency.max(1);
+    match source {
+        Source::Grid(grid) => {
+            for row in grid.iter() {
+                for batch in row.iter().skip(w).step_by(stride) {
+                    send_with_retries(&target, &options, &mut conn, batch, &mut tally, &progress).await;
+                }
+            }
+        }
+        Source::Stream(shape) => {
+            for step in 0..shape.steps {
+                for chunk in (w..shape.chunks()).step_by(stride) {
+                    // Encoding takes about a millisecond per thousand series: short
+                    // enough to run on the runtime's thread between two sends.
+                    let batch = batches::encode(&shape, step, chunk);
+                    send_with_retries(&target, &options, &mut conn, &batch, &mut tally, &progress).await;
+                }
+            }
         }
     }
     Ok(tally)

@@ -86,6 +86,15 @@ async fn serve(receiver: Arc<Receiver>) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_arrives_exactly_once_in_order() {
+    arrives_exactly_once_in_order(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_samples_arrive_exactly_once_in_order() {
+    arrives_exactly_once_in_order(true).await;
+}
+
+async fn arrives_exactly_once_in_order(stream: bool) {
     let receiver = Arc::new(Receiver::default());
     let addr = serve(receiver.clone()).await;
     let shape = Shape { series: 250, steps: 4, batch_series: 40, start_ms: 1_700_000_000_000 };
@@ -99,6 +108,7 @@ async fn every_sample_arrives_exactly_once_in_order() {
         },
         server_pid: Some(std::process::id()),
         progress: false,
+        stream,
     };
     let report = wk_bench::run(&config).await.unwrap();
 
@@ -135,6 +145,7 @@ async fn https_urls_are_refused_before_encoding() {
         },
         server_pid: None,
         progress: false,
+        stream: false,
     };
     let error = wk_bench::run(&config).await.unwrap_err();
     assert!(error.to_string().contains("only http:// URLs"), "{error}");
