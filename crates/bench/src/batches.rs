@@ -1,8 +1,8 @@
 //! Pre-encoded remote_write 1.0 requests: protobuf `prometheus.WriteRequest`,
 //! snappy block-compressed, one sample per series as Prometheus' shards send them.
 //!
-//! The load is cut into a grid: `steps` scrapes × `chunks` of `batch_series`
-//! consecutive series. Everything is encoded before the clock starts, so the
+//! The load is cut into a grid: `rows` of `samples_per_series` consecutive scrapes
+//! (one scrape per row by default) × `chunks` of `batch_series` consecutive series. Everything is encoded before the clock starts, so the
 //! measured rate is the server's, not the encoder's.
 
 use bytes::Bytes;
@@ -20,6 +20,9 @@ pub struct Shape {
     pub steps: u64,
     /// Series per request; the last request of a scrape may hold fewer.
     pub batch_series: usize,
+    /// Consecutive scrapes of each series per request (1 as Prometheus' shards
+    /// send live data; more for a backfill, which every receiver takes faster).
+    pub samples_per_series: u64,
     /// Timestamp of the first scrape, in milliseconds since the Unix epoch.
     pub start_ms: i64,
 }
@@ -28,6 +31,11 @@ impl Shape {
     /// Requests per scrape.
     pub fn chunks(&self) -> usize {
         self.series.div_ceil(self.batch_series.max(1))
+    }
+
+    /// Rows of the grid: requests of one chunk of series, in time order.
+    pub fn rows(&self) -> u64 {
+        self.steps.div_ceil(self.samples_per_series.max(1))
     }
 
     /// Samples in the whole run.
@@ -44,8 +52,8 @@ impl Shape {
 /// One encoded request body.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// Which scrape it belongs to.
-    pub step: u64,
+    /// Which row of scrapes it belongs to.
+    pub row: u64,
     /// Which run of `batch_series` series it holds.
     pub chunk: usize,
     /// Samples in the body.
@@ -54,18 +62,22 @@ pub struct Batch {
     pub body: Bytes,
 }
 
-/// Encodes the request for `chunk` at `step`.
-pub fn encode(shape: &Shape, step: u64, chunk: usize) -> Batch {
+/// Encodes the request for `chunk` at `row`.
+pub fn encode(shape: &Shape, row: u64, chunk: usize) -> Batch {
     let first = chunk * shape.batch_series;
     let last = (first + shape.batch_series).min(shape.series);
-    let timestamp = shape.timestamp(step);
+    let per_series = shape.samples_per_series.max(1);
+    let steps = row * per_series..((row + 1) * per_series).min(shape.steps);
     let timeseries = (first..last)
         .map(|i| TimeSeries {
             labels: generator::labels(i)
                 .into_iter()
                 .map(|(name, value)| Label { name: name.to_owned(), value })
                 .collect(),
-            samples: vec![Sample { value: generator::value(i, step), timestamp }],
+            samples: steps
+                .clone()
+                .map(|step| Sample { value: generator::value(i, step), timestamp: shape.timestamp(step) })
+                .collect(),
             ..Default::default()
         })
         .collect();
@@ -73,13 +85,13 @@ pub fn encode(shape: &Shape, step: u64, chunk: usize) -> Batch {
     let body = snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
         .expect("snappy compresses any input below 4 GiB, and one request is far smaller");
-    Batch { step, chunk, samples: (last - first) as u64, body: Bytes::from(body) }
+    Batch { row, chunk, samples: (last - first) as u64 * (steps.end - steps.start), body: Bytes::from(body) }
 }
 
-/// Encodes every request of the run on `threads` threads, indexed `[step][chunk]`.
+/// Encodes every request of the run on `threads` threads, indexed `[row][chunk]`.
 pub fn encode_all(shape: &Shape, threads: usize) -> Vec<Vec<Batch>> {
     let chunks = shape.chunks();
-    let cells: Vec<(u64, usize)> = (0..shape.steps).flat_map(|s| (0..chunks).map(move |c| (s, c))).collect();
+    let cells: Vec<(u64, usize)> = (0..shape.rows()).flat_map(|s| (0..chunks).map(move |c| (s, c))).collect();
     let per_thread = cells.len().div_ceil(threads.max(1)).max(1);
     let encoded: Vec<Batch> = std::thread::scope(|scope| {
         let handles: Vec<_> = cells
@@ -88,9 +100,9 @@ pub fn encode_all(shape: &Shape, threads: usize) -> Vec<Vec<Batch>> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("an encoder thread panicked")).collect()
     });
-    let mut grid: Vec<Vec<Batch>> = (0..shape.steps).map(|_| Vec::with_capacity(chunks)).collect();
+    let mut grid: Vec<Vec<Batch>> = (0..shape.rows()).map(|_| Vec::with_capacity(chunks)).collect();
     for batch in encoded {
-        grid[batch.step as usize].push(batch);
+        grid[batch.row as usize].push(batch);
     }
     grid
 }
@@ -99,7 +111,8 @@ pub fn encode_all(shape: &Shape, threads: usize) -> Vec<Vec<Batch>> {
 mod tests {
     use super::*;
 
-    const SHAPE: Shape = Shape { series: 250, steps: 3, batch_series: 100, start_ms: 1_700_000_000_000 };
+    const SHAPE: Shape =
+        Shape { series: 250, steps: 3, batch_series: 100, samples_per_series: 1, start_ms: 1_700_000_000_000 };
 
     #[test]
     fn grid_covers_every_sample_once() {
@@ -108,7 +121,7 @@ mod tests {
         for (step, row) in grid.iter().enumerate() {
             let chunks: Vec<usize> = row.iter().map(|b| b.chunk).collect();
             assert_eq!(chunks, [0, 1, 2]);
-            assert!(row.iter().all(|b| b.step == step as u64));
+            assert!(row.iter().all(|b| b.row == step as u64));
             assert_eq!(row.iter().map(|b| b.samples).sum::<u64>(), 250);
         }
     }
@@ -125,5 +138,20 @@ mod tests {
         assert_eq!(first.samples, [Sample { value: generator::value(200, 1), timestamp: SHAPE.timestamp(1) }]);
         assert_eq!(first.labels[0].name, "__name__");
         assert!(first.labels.iter().any(|l| l.name == "instance" && l.value == "host-00002:9100"));
+    }
+
+    #[test]
+    fn rows_of_several_scrapes_hold_each_series_in_time_order() {
+        let shape = Shape { samples_per_series: 2, ..SHAPE };
+        assert_eq!(shape.rows(), 2);
+        let grid = encode_all(&shape, 2);
+        assert_eq!(grid.iter().flatten().map(|b| b.samples).sum::<u64>(), 750);
+        let last = &grid[1][2];
+        assert_eq!(last.samples, 50, "the last row holds the one scrape left");
+        let raw = snap::raw::Decoder::new().decompress_vec(&grid[0][1].body).unwrap();
+        let request = WriteRequest::decode(raw.as_slice()).unwrap();
+        let expected: Vec<Sample> =
+            (0..2).map(|s| Sample { value: generator::value(100, s), timestamp: shape.timestamp(s) }).collect();
+        assert_eq!(request.timeseries[0].samples, expected);
     }
 }

@@ -24,9 +24,13 @@ struct Cli {
     /// Scrapes to send, 15 s apart; the last one is at about now.
     #[arg(long, default_value_t = 20)]
     steps: u64,
-    /// Series (= samples) per request.
+    /// Series per request.
     #[arg(long, default_value_t = 2_000)]
     batch_series: usize,
+    /// Consecutive scrapes of each series per request: 1 as a live
+    /// remote_write sender; more to backfill history faster.
+    #[arg(long, default_value_t = 1)]
+    samples_per_series: u64,
     /// Connections, each with one request in flight.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -57,6 +61,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     anyhow::ensure!(cli.batch_series > 0, "--batch-series must be at least 1");
     anyhow::ensure!(cli.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(cli.samples_per_series > 0, "--samples-per-series must be at least 1");
     let start_ms = match cli.start_ms {
         Some(ms) => ms,
         None => {
@@ -66,7 +71,13 @@ async fn main() -> Result<()> {
         }
     };
     let config = RunConfig {
-        shape: Shape { series: cli.series, steps: cli.steps, batch_series: cli.batch_series, start_ms },
+        shape: Shape {
+            series: cli.series,
+            steps: cli.steps,
+            batch_series: cli.batch_series,
+            samples_per_series: cli.samples_per_series,
+            start_ms,
+        },
         send: SendOptions {
             url: cli.url.clone(),
             concurrency: cli.concurrency,
@@ -78,12 +89,13 @@ async fn main() -> Result<()> {
         stream: cli.stream,
     };
     eprintln!(
-        "{} {} series x {} steps = {} samples in requests of {} series, {} {} over {} connections",
+        "{} {} series x {} steps = {} samples in requests of {} series x {} samples, {} {} over {} connections",
         if cli.stream { "streaming" } else { "encoding" },
         cli.series,
         cli.steps,
         config.shape.samples(),
         cli.batch_series,
+        cli.samples_per_series,
         if cli.stream { "to" } else { "then sending to" },
         cli.url,
         cli.concurrency

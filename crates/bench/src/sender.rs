@@ -117,11 +117,11 @@ pub async fn worker(w: usize, source: Source, options: SendOptions, progress: Ar
             }
         }
         Source::Stream(shape) => {
-            for step in 0..shape.steps {
+            for row in 0..shape.rows() {
                 for chunk in (w..shape.chunks()).step_by(stride) {
-                    // Encoding takes about a millisecond per thousand series: short
+                    // Encoding takes about a millisecond per thousand samples: short
                     // enough to run on the runtime's thread between two sends.
-                    let batch = batches::encode(&shape, step, chunk);
+                    let batch = batches::encode(&shape, row, chunk);
                     send_with_retries(&target, &options, &mut conn, &batch, &mut tally, &progress).await;
                 }
             }

@@ -86,18 +86,23 @@ async fn serve(receiver: Arc<Receiver>) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_arrives_exactly_once_in_order() {
-    arrives_exactly_once_in_order(false).await;
+    arrives_exactly_once_in_order(false, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_samples_arrive_exactly_once_in_order() {
-    arrives_exactly_once_in_order(true).await;
+    arrives_exactly_once_in_order(true, 1).await;
 }
 
-async fn arrives_exactly_once_in_order(stream: bool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_rows_arrive_exactly_once_in_order() {
+    arrives_exactly_once_in_order(true, 3).await;
+}
+
+async fn arrives_exactly_once_in_order(stream: bool, samples_per_series: u64) {
     let receiver = Arc::new(Receiver::default());
     let addr = serve(receiver.clone()).await;
-    let shape = Shape { series: 250, steps: 4, batch_series: 40, start_ms: 1_700_000_000_000 };
+    let shape = Shape { series: 250, steps: 4, batch_series: 40, samples_per_series, start_ms: 1_700_000_000_000 };
     let config = RunConfig {
         shape,
         send: SendOptions {
@@ -136,7 +141,7 @@ async fn arrives_exactly_once_in_order(stream: bool) {
 #[tokio::test]
 async fn https_urls_are_refused_before_encoding() {
     let config = RunConfig {
-        shape: Shape { series: 10, steps: 1, batch_series: 10, start_ms: 0 },
+        shape: Shape { series: 10, steps: 1, batch_series: 10, samples_per_series: 1, start_ms: 0 },
         send: SendOptions {
             url: "https://127.0.0.1:1/api/v1/write".parse().unwrap(),
             concurrency: 1,
