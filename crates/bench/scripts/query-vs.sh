@@ -100,7 +100,13 @@ run_system() {
   esac
   # A restart on kept data replays the server's write-ahead log first.
   local t0=$SECONDS
-  for _ in $(seq 1200); do curl -sf "$base$ready" > /dev/null && break; sleep 0.5; done
+  for _ in $(seq 1200); do
+    curl -sf "$base$ready" > /dev/null && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$which exited before it was ready:" >&2; tail -n 5 "$dir/server.log" >&2; pid=""; stop; return 1
+    fi
+    sleep 0.5
+  done
   echo "== $which (pid $pid, port $port, ready in $((SECONDS - t0)) s); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   if [ -f "$dir/loaded" ]; then
     echo "   data loaded earlier: $(cat "$dir/loaded")"
