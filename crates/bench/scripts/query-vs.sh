@@ -79,7 +79,7 @@ run_system() {
     wk)
       # Default options (the query sample limit counts samples held at once,
       # as Prometheus's, so streamed aggregations over every series pass).
-      printf 'host_agent:\n  enabled: false\nquery:\n  timeout: 10m\n  max_samples: 1000000000\notlp:\n  grpc:\n    enabled: false\n' > "$dir/watchkeeper.yml"
+      printf 'host_agent:\n  enabled: false\nself_monitoring:\n  enabled: false\nquery:\n  timeout: 10m\n  max_samples: 1000000000\notlp:\n  grpc:\n    enabled: false\n' > "$dir/watchkeeper.yml"
       ./target/release/watchkeeper serve --config.file "$dir/watchkeeper.yml" \
         --web.listen-address "127.0.0.1:$port" --storage.path "$dir/data" >> "$dir/server.log" 2>&1 &
       pid=$! ready=/-/ready ;;

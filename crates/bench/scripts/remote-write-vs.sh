@@ -11,7 +11,7 @@ set -euo pipefail
 which=$1 series=$2 steps=$3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/wk-bench-$which.XXXX")
 if [ "$which" = wk ]; then
-  printf 'host_agent:\n  enabled: false\notlp:\n  grpc:\n    enabled: false\n' > "$dir/watchkeeper.yml"
+  printf 'host_agent:\n  enabled: false\nself_monitoring:\n  enabled: false\notlp:\n  grpc:\n    enabled: false\n' > "$dir/watchkeeper.yml"
   ./target/release/watchkeeper serve --config.file "$dir/watchkeeper.yml" \
     --web.listen-address 127.0.0.1:19800 --storage.path "$dir/data" > "$dir/server.log" 2>&1 &
   pid=$! base=http://127.0.0.1:19800 ready=/-/ready
