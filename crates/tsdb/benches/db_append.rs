@@ -2,6 +2,10 @@
 //! on the real file system: each commit is one WAL batch and one (shared) fsync,
 //! then applied to the head. Batches of 1k and 10k samples over 10k series, one and
 //! two threads; each thread owns half the series, passes cached refs, and commits.
+//! A 100k-sample batch (ten samples of each series, as one large remote_write
+//! request or many targets committing together) on one thread. The `no_fsync`
+//! cases run the same commits with the WAL's fsync moved to a background
+//! interval, to show the CPU side alone; they are not a durable mode.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +13,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use wk_model::{Labels, Sample};
 use wk_storage::{Appender, SeriesRef};
 use wk_tsdb::{Db, DbOptions};
+use wk_wal::FsyncMode;
 
 #[path = "fixture/node_exporter.rs"]
 mod fixture;
@@ -25,9 +30,13 @@ struct Setup {
 }
 
 impl Setup {
-    fn new() -> Self {
+    fn new(fsync: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (db, _) = Db::open(dir.path(), DbOptions::default()).unwrap();
+        let mut options = DbOptions::default();
+        if !fsync {
+            options.wal.fsync = FsyncMode::Interval(Duration::from_secs(3600));
+        }
+        let (db, _) = Db::open(dir.path(), options).unwrap();
         let labels = fixture::series(SERIES);
         let mut app = db.appender();
         let refs = labels.iter().map(|l| app.append(None, l, Sample::new(fixture::T0, 0.0)).unwrap()).collect();
@@ -64,20 +73,28 @@ impl Setup {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("tsdb/db_append");
-    for batch in [1_000usize, 10_000] {
-        for threads in [1usize, 2] {
-            let mut setup = Setup::new();
-            group.throughput(Throughput::Elements((batch * threads) as u64));
-            let id = BenchmarkId::new(format!("batch_{batch}"), format!("{threads}_threads"));
-            group.bench_function(id, |b| b.iter_custom(|iters| setup.run(threads, batch, iters)));
-            let stats = setup.db.stats();
-            eprintln!(
-                "batch {batch}, {threads} threads: {} fsyncs, {:.2} ms mean fsync, {} WAL bytes/sample",
-                stats.wal_fsyncs,
-                stats.wal_fsync_seconds * 1e3 / stats.wal_fsyncs.max(1) as f64,
-                stats.wal_bytes_written / stats.samples_appended.max(1),
-            );
-        }
+    let cases = [
+        (1_000usize, 1usize, true),
+        (1_000, 2, true),
+        (10_000, 1, true),
+        (10_000, 2, true),
+        (100_000, 1, true),
+        (10_000, 1, false),
+        (100_000, 1, false),
+    ];
+    for (batch, threads, fsync) in cases {
+        let mut setup = Setup::new(fsync);
+        group.throughput(Throughput::Elements((batch * threads) as u64));
+        let name = if fsync { format!("batch_{batch}") } else { format!("batch_{batch}_no_fsync") };
+        let id = BenchmarkId::new(name, format!("{threads}_threads"));
+        group.bench_function(id, |b| b.iter_custom(|iters| setup.run(threads, batch, iters)));
+        let stats = setup.db.stats();
+        eprintln!(
+            "batch {batch}, {threads} threads, fsync {fsync}: {} fsyncs, {:.2} ms mean fsync, {} WAL bytes/sample",
+            stats.wal_fsyncs,
+            stats.wal_fsync_seconds * 1e3 / stats.wal_fsyncs.max(1) as f64,
+            stats.wal_bytes_written / stats.samples_appended.max(1),
+        );
     }
     group.finish();
 }

@@ -4,7 +4,12 @@
 //!
 //! Run: `cargo run --release -p wk-tsdb --example replay_scale -- [SERIES] [SCRAPES] [RUNS]`
 //! (defaults 100000, 1000 and 3: 100M samples). Needs ~1 GB of disk in `TMPDIR`.
+//!
+//! With `WK_REPLAY_DIR=/some/dir` the data directory is kept there, and a later
+//! run that finds a WAL in it skips building and only times the replays (so
+//! that two builds of the code replay the very same bytes).
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use wk_model::Sample;
@@ -19,10 +24,13 @@ fn main() {
     let series: usize = args.next().map_or(100_000, |a| a.parse().expect("SERIES"));
     let scrapes: usize = args.next().map_or(1_000, |a| a.parse().expect("SCRAPES"));
     let runs: usize = args.next().map_or(3, |a| a.parse().expect("RUNS"));
-    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var_os("WK_REPLAY_DIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
     let started = Instant::now();
-    {
-        let (db, _) = Db::open(dir.path(), DbOptions::default()).expect("open");
+    if dir.join("wal").exists() {
+        println!("reusing the data directory {}", dir.display());
+    } else {
+        let (db, _) = Db::open(&dir, DbOptions::default()).expect("open");
         let labels = fixture::series(series);
         let mut values = fixture::Values::new(series);
         let mut app = db.appender();
@@ -48,7 +56,7 @@ fn main() {
     let mut times = Vec::new();
     for run in 0..runs {
         let started = Instant::now();
-        let (db, report) = Db::open(dir.path(), DbOptions::default()).expect("reopen");
+        let (db, report) = Db::open(&dir, DbOptions::default()).expect("reopen");
         let secs = started.elapsed().as_secs_f64();
         println!(
             "replay {run}: {} samples in {secs:.2} s = {:.2} M samples/s",

@@ -38,6 +38,46 @@ use series::MemSeries;
 /// Number of series shards (a power of two).
 pub const SHARDS: usize = 64;
 
+/// One shard's series behind its mutex, alone on its cache lines: two shard
+/// mutexes sharing a line would make threads working on different shards (the
+/// replay workers, concurrent commits) bounce that line on every lock.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Shard(Mutex<Vec<MemSeries>>);
+
+impl std::ops::Deref for Shard {
+    type Target = Mutex<Vec<MemSeries>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// One operation of the WAL on a series, replayed by [`Head::replay_run`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReplayOp {
+    /// A sample `(t, v)`.
+    Sample(i64, f64),
+    /// A deletion of the samples in `[mint, maxt]`.
+    Delete(i64, i64),
+}
+
+/// What [`Head::replay_run`] calls did: samples stored and rejected, and the
+/// oldest and newest stored timestamp (`i64::MAX`/`MIN` when none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RunCounts {
+    pub stored: u64,
+    pub rejected: u64,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+impl Default for RunCounts {
+    fn default() -> Self {
+        Self { stored: 0, rejected: 0, lo: i64::MAX, hi: i64::MIN }
+    }
+}
+
 /// Options of the head; owned by this crate, `Default` is production-ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadOptions {
@@ -62,7 +102,7 @@ impl Default for HeadOptions {
 pub struct Head {
     opts: HeadOptions,
     index: RwLock<Index>,
-    shards: Box<[Mutex<Vec<MemSeries>>]>,
+    shards: Box<[Shard]>,
     stats: HeadStats,
     /// Samples older than this are rejected as out of bounds: their time range
     /// has been (or is being) cut into a block.
@@ -85,7 +125,7 @@ impl Head {
         Ok(Self {
             opts,
             index: RwLock::new(Index::default()),
-            shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            shards: (0..SHARDS).map(|_| Shard(Mutex::new(Vec::new()))).collect(),
             stats: HeadStats::default(),
             min_valid: AtomicI64::new(i64::MIN),
             min_t: AtomicI64::new(i64::MAX),
@@ -172,16 +212,38 @@ impl Head {
         SeriesRef(r)
     }
 
-    /// Applies one replayed sample with the same rules as a commit. Returns true
-    /// when it was stored, false for a duplicate or a sample older than the
-    /// head's lower bound (it is in a block already). The caller reports the
-    /// stored time range with [`Head::note_times`], once per batch.
-    pub(crate) fn replay_sample(&self, r: SeriesRef, t: i64, v: f64) -> Result<bool, AppendError> {
-        if t < self.min_valid() {
-            return Ok(false);
-        }
+    /// Applies a run of replayed operations on series `r`, in the given (log)
+    /// order, under one shard lock: samples with the same rules as a commit
+    /// (a sample older than the head's lower bound is in a block already and
+    /// skipped; a duplicate is skipped; a rejection is counted), deletions after
+    /// the samples before them. `counts` receives what was stored and rejected
+    /// and the stored time range; the caller reports the range with
+    /// [`Head::note_times`], once per batch.
+    pub(crate) fn replay_run(&self, r: SeriesRef, ops: impl IntoIterator<Item = ReplayOp>, counts: &mut RunCounts) {
         let (window, chunk_samples) = (self.opts.ooo_window_ms, self.opts.chunk_samples);
-        self.with_series(r, |s| s.append(t, v, window, chunk_samples))
+        let mut shard = self.shards[r.index() % SHARDS].lock();
+        // Read under the shard lock, as a commit does.
+        let min_valid = self.min_valid();
+        let series = &mut shard[r.index() / SHARDS];
+        for op in ops {
+            match op {
+                ReplayOp::Sample(t, _) if t < min_valid => {}
+                ReplayOp::Sample(t, v) => match series.append(t, v, window, chunk_samples) {
+                    Ok(true) => {
+                        counts.stored += 1;
+                        counts.lo = counts.lo.min(t);
+                        counts.hi = counts.hi.max(t);
+                    }
+                    Ok(false) => {}
+                    Err(_) => counts.rejected += 1,
+                },
+                ReplayOp::Delete(mint, maxt) => {
+                    if let Err(e) = series.delete_range(mint, maxt, chunk_samples) {
+                        tracing::error!(error = %e, "TSDB head chunk did not decode while deleting; series left unchanged");
+                    }
+                }
+            }
+        }
     }
 
     /// Deletes series `r`'s samples in `[mint, maxt]`.

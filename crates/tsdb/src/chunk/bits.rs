@@ -13,7 +13,13 @@ pub struct BitWriter {
 impl BitWriter {
     /// Creates a writer whose buffer starts with `header` (byte-aligned).
     pub fn with_header(header: &[u8]) -> Self {
-        let mut buf = Vec::with_capacity(header.len() + 14);
+        Self::with_header_and_capacity(header, header.len() + 14)
+    }
+
+    /// Creates a writer whose buffer starts with `header` and has room for
+    /// `capacity` bytes in all before it grows.
+    pub fn with_header_and_capacity(header: &[u8], capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity.max(header.len()));
         buf.extend_from_slice(header);
         Self { buf, free: 0 }
     }

@@ -490,19 +490,38 @@ fn inline_and_parallel_replay_build_the_same_head() {
             app.append(None, &labels(i), Sample::new(t, value(i, t))).unwrap();
         }
         app.commit().unwrap();
+        if t == 150 {
+            // A deletion between samples of the same series: replay must apply
+            // it after the earlier samples and before the later ones.
+            db.delete_series(&[wk_model::Matcher::eq("i", "3")], 20, 140).unwrap();
+        }
     }
     drop(app);
+    // Two appenders checked against the same committed sample; the second
+    // commit rejects its different value late, and replay must reject it again.
+    let (mut a, mut b) = (db.appender(), db.appender());
+    a.append(None, &labels(1), Sample::new(300, 1.0)).unwrap();
+    b.append(None, &labels(1), Sample::new(300, 2.0)).unwrap();
+    a.commit().unwrap();
+    assert_eq!(b.commit().unwrap().appended, 0);
+    drop((a, b));
     let want = dump(&db);
     db.close().unwrap();
     for workers in [0, 1, 3] {
-        let head = Head::new(HeadOptions::default()).unwrap();
-        let (opened, counts) = replay::run(&head, workers, |replay| {
-            wk_wal::Wal::open_with(Arc::new(fs.clone()), wal_dir(), options().wal, |rec| replay.apply(rec.payload))
-        });
-        drop(opened.unwrap());
-        assert_eq!(counts.samples, 300 * SERIES as u64, "{workers} workers");
-        let db_like = dump_head(&head);
-        assert_eq!(db_like, want, "{workers} workers");
+        // Small batches: a series' samples are spread over many batches, each
+        // grouped by series on its own.
+        for batch in [1, 7, 1000, 1 << 20] {
+            let head = Head::new(HeadOptions::default()).unwrap();
+            let (opened, counts) = replay::run_with_batch(&head, workers, batch, |replay| {
+                wk_wal::Wal::open_with(Arc::new(fs.clone()), wal_dir(), options().wal, |rec| replay.apply(rec.payload))
+            });
+            drop(opened.unwrap());
+            let case = format!("{workers} workers, batch {batch}");
+            assert_eq!(counts.samples, 300 * SERIES as u64 + 1, "{case}");
+            assert_eq!(counts.samples_rejected, 1, "{case}");
+            assert_eq!(dump_head(&head), want, "{case}");
+            assert_eq!(head.time_range(), Some((0, 300)), "{case}");
+        }
     }
 }
 

@@ -101,10 +101,14 @@ impl MemSeries {
         }
     }
 
+    /// Closes the open chunk and opens one sized like it (a series' chunks are
+    /// usually of similar size): one allocation per chunk instead of a growth
+    /// step every few samples. The open chunk's peak size is unchanged.
     fn cut(&mut self) {
         let maxt = self.open.last().map_or(self.open_mint, |(t, _)| t);
-        let full = std::mem::take(&mut self.open);
-        self.closed.push(ClosedChunk { mint: self.open_mint, maxt, data: Arc::from(full.finish()) });
+        let data = Arc::from(self.open.bytes());
+        self.open = XorAppender::with_capacity(self.open.bytes().len());
+        self.closed.push(ClosedChunk { mint: self.open_mint, maxt, data });
     }
 
     /// Returns the value bits stored at exactly `t`, searching the out-of-order
