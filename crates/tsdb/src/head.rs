@@ -288,7 +288,9 @@ impl Head {
         let mut new_min = i64::MAX;
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
-            for s in shard.iter_mut() {
+            // Collected series stay in their slot (refs are never reused); they
+            // hold nothing and are not counted again.
+            for s in shard.iter_mut().filter(|s| !s.dead) {
                 match s.truncate_before(before) {
                     Some(first) => new_min = new_min.min(first.max(before)),
                     None => empty += 1,
