@@ -40,12 +40,50 @@ pub struct Block {
     n_pairs: usize,
     n_frames: usize,
     tombstones: RwLock<Arc<Tombstones>>,
-    /// The last few decompressed frames (sequential reads hit them).
-    frame_cache: parking_lot::Mutex<Vec<(u32, Arc<[u8]>)>>,
+    /// Recently used decompressed frames: sequential reads hit them, and so do
+    /// repeated queries for a few series (a dashboard panel refreshing).
+    frame_cache: parking_lot::Mutex<FrameCache>,
 }
 
-/// Decompressed frames kept per block.
-const FRAME_CACHE: usize = 4;
+/// Decompressed frames kept per block: 64 frames of about 16 KiB, so at most
+/// about 1 MiB per block. A query for a few series touches a few frames per
+/// block (the series of one host sit in a few runs of the label order), which
+/// then stay inflated for the next run of the query.
+const FRAME_CACHE: usize = 64;
+
+/// The least recently used decompressed frames of one block, by frame index.
+#[derive(Debug, Default)]
+struct FrameCache {
+    /// `(frame index, content, last use)`.
+    frames: Vec<(u32, Arc<[u8]>, u64)>,
+    clock: u64,
+}
+
+impl FrameCache {
+    fn get(&mut self, index: u32) -> Option<Arc<[u8]>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.frames.iter_mut().find(|(i, _, _)| *i == index).map(|(_, content, used)| {
+            *used = clock;
+            Arc::clone(content)
+        })
+    }
+
+    /// Keeps `content` as frame `index`, evicting the least recently used
+    /// frame when full.
+    fn insert(&mut self, index: u32, content: Arc<[u8]>) {
+        self.clock += 1;
+        if self.frames.iter().any(|(i, _, _)| *i == index) {
+            return;
+        }
+        if self.frames.len() >= FRAME_CACHE
+            && let Some(oldest) = self.frames.iter().enumerate().min_by_key(|(_, f)| f.2).map(|(k, _)| k)
+        {
+            self.frames.swap_remove(oldest);
+        }
+        self.frames.push((index, content, self.clock));
+    }
+}
 
 /// One series-table entry as read from the map.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +140,7 @@ impl Block {
             n_pairs: 0,
             n_frames: 0,
             tombstones: RwLock::new(Arc::new(Tombstones::default())),
-            frame_cache: parking_lot::Mutex::new(Vec::new()),
+            frame_cache: parking_lot::Mutex::new(FrameCache::default()),
         };
         block.validate().map_err(invalid)?;
         let tombstones = Tombstones::load(fs, &block.tombstones_path(), block.n_series)?;
@@ -435,8 +473,8 @@ impl Block {
     /// The decompressed content of frame `index` (checksum checked, size
     /// bounded by the table), from the cache when recently used.
     fn frame_content(&self, index: u32, f: Frame) -> Result<Arc<[u8]>> {
-        if let Some((_, content)) = self.frame_cache.lock().iter().find(|(i, _)| *i == index) {
-            return Ok(Arc::clone(content));
+        if let Some(content) = self.frame_cache.lock().get(index) {
+            return Ok(content);
         }
         let invalid = |detail: String| TsdbError::InvalidBlock { path: self.path.clone(), detail };
         let data = self.section(SectionId::Data);
@@ -456,11 +494,7 @@ impl Block {
             return Err(invalid(format!("frame {index} decompresses to {read} bytes, not {}", f.ulen)));
         }
         let content: Arc<[u8]> = Arc::from(content);
-        let mut cache = self.frame_cache.lock();
-        if cache.len() >= FRAME_CACHE {
-            cache.remove(0);
-        }
-        cache.push((index, Arc::clone(&content)));
+        self.frame_cache.lock().insert(index, Arc::clone(&content));
         Ok(content)
     }
 
@@ -622,5 +656,25 @@ impl LabelIndex for Block {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod frame_cache_tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_frame_is_evicted() {
+        let mut cache = FrameCache::default();
+        let content = |i: u32| -> Arc<[u8]> { Arc::from(i.to_le_bytes().to_vec()) };
+        for i in 0..FRAME_CACHE as u32 {
+            cache.insert(i, content(i));
+        }
+        // Frame 0 is used again, so frame 1 is the oldest when frame 64 comes.
+        assert_eq!(cache.get(0).as_deref(), Some(&0u32.to_le_bytes()[..]));
+        cache.insert(FRAME_CACHE as u32, content(FRAME_CACHE as u32));
+        assert!(cache.get(1).is_none());
+        assert!(cache.get(0).is_some() && cache.get(2).is_some() && cache.get(FRAME_CACHE as u32).is_some());
+        assert_eq!(cache.frames.len(), FRAME_CACHE);
     }
 }
