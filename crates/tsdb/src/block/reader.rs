@@ -425,6 +425,14 @@ impl Block {
     /// not decode.
     pub fn samples(&self, id: u32, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<()> {
         out.clear();
+        self.append_samples(id, mint, maxt, out)
+    }
+
+    /// Like [`samples`](Self::samples), appending to `out` (whose existing
+    /// samples are left alone), so the parts of a series from several blocks
+    /// land in one vector without a copy each.
+    pub fn append_samples(&self, id: u32, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<()> {
+        let base = out.len();
         let invalid = |detail: String| TsdbError::InvalidBlock { path: self.path.clone(), detail };
         let view = self.series(id).ok_or_else(|| invalid(format!("series {id} missing")))?;
         if view.maxt < mint || view.mint > maxt {
@@ -440,14 +448,34 @@ impl Block {
         if crc32c::crc32c(blob) != view.crc {
             return Err(invalid(format!("series {} data checksum mismatch", self.labels(id))));
         }
-        decode_series(blob, out).map_err(|e| invalid(format!("series {}: {e}", self.labels(id))))?;
-        if out.len() != view.samples as usize {
-            return Err(invalid(format!("series {}: sample count differs from the index", self.labels(id))));
+        let fail = |out: &mut Vec<Sample>, detail: String| {
+            out.truncate(base);
+            Err(invalid(detail))
+        };
+        if let Err(e) = decode_series(blob, out) {
+            return fail(out, format!("series {}: {e}", self.labels(id)));
         }
-        out.retain(|s| mint <= s.t && s.t <= maxt);
+        if out.len() - base != view.samples as usize {
+            return fail(out, format!("series {}: sample count differs from the index", self.labels(id)));
+        }
+        // A series' samples are in time order: keep the run inside [mint, maxt].
+        let tail = &out[base..];
+        let (lo, hi) = (tail.partition_point(|s| s.t < mint), tail.partition_point(|s| s.t <= maxt));
+        if lo > 0 || hi < tail.len() {
+            out.truncate(base + hi.max(lo));
+            out.drain(base..base + lo);
+        }
         let tomb = self.tombstones.read();
         if let Some(intervals) = tomb.get(id) {
-            out.retain(|s| !intervals.iter().any(|&(a, b)| a <= s.t && s.t <= b));
+            let mut k = base;
+            for i in base..out.len() {
+                let s = out[i];
+                if !intervals.iter().any(|&(a, b)| a <= s.t && s.t <= b) {
+                    out[k] = s;
+                    k += 1;
+                }
+            }
+            out.truncate(k);
         }
         Ok(())
     }
