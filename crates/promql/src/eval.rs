@@ -5,8 +5,8 @@
 //! stitches the results into series. Selectors read storage once per query (over
 //! the time span the whole query needs, see [`bounds`]) and serve every step from
 //! memory. The shapes that dominate range queries (a selector, a range function
-//! over one, aggregations of either, these combined with a number, and range
-//! functions over subqueries of them) are instead evaluated over all steps at
+//! over one, aggregations of either, these combined with a number or with each
+//! other, and range functions over subqueries of them) are instead evaluated over all steps at
 //! once by `range_eval`, with the same arithmetic, as the whole query or for the
 //! per-step evaluator to read step by step; so are the inner steps of a
 //! subquery whose inner expression has such a shape (see `subquery`).

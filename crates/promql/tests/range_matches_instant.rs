@@ -153,6 +153,21 @@ const QUERIES: &[&str] = &[
     "topk(2, g) - 1",
     "1 / last_over_time(g[1m]) ^ 2",
     "c_total % 3 == 1",
+    // Whole-range vectors combined with each other: one-to-one, filtering and
+    // `bool` comparisons, `on`/`ignoring`, `group_left`/`group_right` (with
+    // included labels), a ranked (`topk`) side, and inside a subquery.
+    "rate(c_total[1m]) / g",
+    "g > c_total",
+    "c_total <= bool g",
+    "(g - c_total) * 2",
+    "g / on(job, instance) group_left sum by (job, instance) (g)",
+    "sum by (job, instance) (g) - on(job, instance) group_right g",
+    "rate(c_total[1m]) / ignoring(mode) group_left sum without (mode) (rate(c_total[1m]))",
+    "g * on(job, instance, mode) group_left(le) max by (job, instance, mode, le) (c_total)",
+    "topk(5, g) > bool on(job, instance, mode) rate(c_total[1m])",
+    "sum by (job) (g) >= ignoring(mode) max by (job) (g)",
+    "max_over_time((rate(c_total[1m]) / g)[5m:30s])",
+    "sum(rate(c_total[1m])) / count(g)",
 ];
 
 /// The points of a result by series, with values as bits (so NaN compares).

@@ -166,18 +166,7 @@ fn vector_vector(
         }
         right.insert(sig, i);
     }
-    let ctx = Pairing {
-        op,
-        matching,
-        one_to_one: matches!(card, VectorMatchCardinality::OneToOne),
-        one_to_many,
-        return_bool: modifier.return_bool,
-        include: match card {
-            VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => l.labels.clone(),
-            _ => Vec::new(),
-        },
-        ts,
-    };
+    let ctx = Pairing::new(op, modifier, ts);
     let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
     let mut rhs_used = vec![false; rhs.len()];
     let mut out = Vec::new();
@@ -221,34 +210,61 @@ fn vector_vector(
 
 /// What one vector-to-vector operation needs to combine a pair of samples.
 #[derive(Debug)]
-struct Pairing<'a> {
+pub(crate) struct Pairing<'a> {
     op: &'a str,
     matching: &'a Option<LabelModifier>,
-    one_to_one: bool,
-    one_to_many: bool,
+    pub(crate) one_to_one: bool,
+    /// `group_right`: the sides are swapped, so "left" is the right operand.
+    pub(crate) one_to_many: bool,
     return_bool: bool,
     include: Vec<String>,
     ts: i64,
 }
 
-impl Pairing<'_> {
+impl<'a> Pairing<'a> {
+    /// The pairing of operator `op` with `modifier`, for step time `ts`.
+    pub(crate) fn new(op: &'a str, modifier: &'a BinModifier, ts: i64) -> Self {
+        let card = &modifier.card;
+        Pairing {
+            op,
+            matching: &modifier.matching,
+            one_to_one: matches!(card, VectorMatchCardinality::OneToOne),
+            one_to_many: matches!(card, VectorMatchCardinality::OneToMany(_)),
+            return_bool: modifier.return_bool,
+            include: match card {
+                VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => l.labels.clone(),
+                _ => Vec::new(),
+            },
+            ts,
+        }
+    }
+
     /// Combines a (many-side) left sample with a right sample; `None` when a
     /// comparison filters the pair out.
     fn pair(&self, (lm, lf, ldrop): (&Labels, f64, bool), (rm, rf): (&Labels, f64)) -> Option<InstantSample> {
+        let v = self.value(lf, rf)?;
+        Some(InstantSample { metric: self.metric(lm, rm), t: self.ts, f: v, drop_name: self.drops_name(ldrop) })
+    }
+
+    /// The value of a (many-side) left value with a right one; `None` when a
+    /// comparison filters the pair out.
+    pub(crate) fn value(&self, lf: f64, rf: f64) -> Option<f64> {
         let (fl, fr) = if self.one_to_many { (rf, lf) } else { (lf, rf) };
-        let (mut v, keep) = apply(self.op, fl, fr);
+        let (v, keep) = apply(self.op, fl, fr);
         if self.return_bool {
-            v = if keep { 1.0 } else { 0.0 };
-        } else if !keep {
-            return None;
+            return Some(if keep { 1.0 } else { 0.0 });
         }
-        let metric = result_metric(lm, rm, self.matching, !is_comparison(self.op), self.one_to_one, &self.include);
-        Some(InstantSample {
-            metric,
-            t: self.ts,
-            f: v,
-            drop_name: self.return_bool || (is_comparison(self.op) && ldrop),
-        })
+        keep.then_some(v)
+    }
+
+    /// The labels of the result of a (many-side) left series with a right one.
+    pub(crate) fn metric(&self, lm: &Labels, rm: &Labels) -> Labels {
+        result_metric(lm, rm, self.matching, !is_comparison(self.op), self.one_to_one, &self.include)
+    }
+
+    /// Whether the result's name is dropped, given the left sample's flag.
+    pub(crate) fn drops_name(&self, ldrop: bool) -> bool {
+        self.return_bool || (is_comparison(self.op) && ldrop)
     }
 }
 

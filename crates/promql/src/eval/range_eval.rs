@@ -1,9 +1,10 @@
 //! Range queries evaluated over all steps at once, for the shapes that dominate
 //! dashboards: a selector, a range function over a range selector
 //! (`rate(x[5m])`), an aggregation of either (`sum by (instance) (rate(x[5m]))`,
-//! `topk(5, ...)`), any of these combined with a number (`rate(x[5m]) * 8`), and
-//! a range function over a subquery of any of these
-//! (`max_over_time(rate(x[5m])[30m:1m])`, see `over_subquery`).
+//! `topk(5, ...)`), any of these combined with a number (`rate(x[5m]) * 8`) or
+//! with each other (`a / on(x) b`, see `vector_binary`), and a range function
+//! over a subquery of any of these (`max_over_time(rate(x[5m])[30m:1m])`, see
+//! `over_subquery`).
 //!
 //! The per-step evaluator builds a fresh vector at every step, so it clones each
 //! series' labels and hashes each series into its group once per step. Here the
@@ -26,6 +27,7 @@ use wk_model::{Labels, Sample, is_stale_nan};
 
 mod over_subquery;
 mod streaming;
+mod vector_binary;
 
 use super::aggregation::{self, FoldOp, group_labels};
 use super::functions::range::OverSelector;
@@ -211,10 +213,13 @@ impl Leaf<'_> {
     ) {
         match self {
             Leaf::Instant(vs) => {
+                let (at, offset, lookback) = (ev.at_time(&vs.at), offset_millis(&vs.offset), ev.opts.lookback_delta_ms);
+                let mut end = 0;
                 for (k, &ts) in steps.iter().enumerate() {
-                    let t = ev.at_time(&vs.at).unwrap_or(ts) - offset_millis(&vs.offset);
-                    if let Some(p) = selector::sample_at(&s.samples, t, ev.opts.lookback_delta_ms) {
-                        out(k, p.v);
+                    let t = at.unwrap_or(ts) - offset;
+                    end = seek(&s.samples, end, t);
+                    if let Some(v) = latest(&s.samples[..end], t, lookback) {
+                        out(k, v);
                     }
                 }
             }
@@ -310,6 +315,14 @@ fn seek(samples: &[Sample], from: usize, t: i64) -> usize {
     from + samples[from..].iter().take_while(|p| p.t <= t).count()
 }
 
+/// The value an instant selector takes at `t` from `samples`, the samples at
+/// or before `t`: as [`selector::sample_at`], the newest unless it is older than
+/// the lookback or a staleness marker.
+fn latest(samples: &[Sample], t: i64, lookback: i64) -> Option<f64> {
+    let last = samples.last()?;
+    (last.t > t - lookback && !is_stale_nan(last.v)).then_some(last.v)
+}
+
 /// Evaluates `expr` at every time of `steps` when it has one of this module's
 /// shapes; `None` otherwise (the caller then evaluates step by step).
 /// With `result` set, the node is the query's result and its points count
@@ -318,6 +331,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, expr: &Expr, steps: &[i64], result: b
     let mut args = Vec::new();
     match unwrap_parens(expr) {
         Expr::Aggregate(a) => aggregate(ev, a, steps, result),
+        Expr::Binary(b) if !is_number(&b.lhs) && !is_number(&b.rhs) => vector_binary::eval(ev, b, steps, result),
         Expr::Binary(b) => vector_scalar(ev, b, steps, result),
         e => match Leaf::of(e, &mut args) {
             Some(leaf) => leaf_matrix(ev, leaf, steps, result).map(Some),
@@ -327,6 +341,10 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, expr: &Expr, steps: &[i64], result: b
             },
         },
     }
+}
+
+fn is_number(e: &Expr) -> bool {
+    matches!(unwrap_parens(e), Expr::NumberLiteral(_))
 }
 
 /// A vector of this module's shapes combined with a number (`rate(x[5m]) * 8`,
@@ -376,6 +394,9 @@ fn vector_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, steps: &[i64], result: 
 }
 
 fn leaf_matrix(ev: &mut Evaluator<'_>, leaf: Leaf<'_>, steps: &[i64], result: bool) -> Result<StepMatrix> {
+    if let Leaf::Instant(vs) = leaf {
+        return selector_matrix(ev, vs, steps, result);
+    }
     let drop_name = leaf.drop_name();
     let mut stepper = LeafStepper::new(ev, leaf, steps)?;
     let mut points: Vec<Vec<Sample>> = vec![Vec::new(); stepper.series.len()];
@@ -403,6 +424,40 @@ fn leaf_matrix(ev: &mut Evaluator<'_>, leaf: Leaf<'_>, steps: &[i64], result: bo
             StepSeries { metric: s.metric.clone(), drop_name, points, order }
         })
         .collect();
+    Ok(StepMatrix(out))
+}
+
+/// An instant selector at every step, series by series: each series' samples
+/// are walked once with a cursor (the step-major [`Block`] and a binary search
+/// per step serve range functions, whose windows need more). The points are
+/// those of [`selector::sample_at`]; with no per-step argument to fail, counting
+/// them against the sample limit after the last step fails exactly when counting
+/// step by step would.
+fn selector_matrix(ev: &mut Evaluator<'_>, vs: &VectorSelector, steps: &[i64], result: bool) -> Result<StepMatrix> {
+    let series = selector::load(ev, vs)?;
+    let (at, offset, lookback) = (ev.at_time(&vs.at), offset_millis(&vs.offset), ev.opts.lookback_delta_ms);
+    let mut out = Vec::with_capacity(series.len());
+    let mut total = 0usize;
+    for (i, s) in series.iter().enumerate() {
+        ev.check()?;
+        let mut points = Vec::with_capacity(if s.samples.is_empty() { 0 } else { steps.len() });
+        let mut end = 0;
+        for &ts in steps {
+            let t = at.unwrap_or(ts) - offset;
+            end = seek(&s.samples, end, t);
+            if let Some(v) = latest(&s.samples[..end], t, lookback) {
+                points.push(Sample::new(ts, v));
+            }
+        }
+        if !points.is_empty() {
+            total += points.len();
+            let order = vec![i as u64; points.len()];
+            out.push(StepSeries { metric: s.metric.clone(), drop_name: false, points, order });
+        }
+    }
+    if result {
+        ev.add_samples(total)?;
+    }
     Ok(StepMatrix(out))
 }
 

@@ -36,16 +36,27 @@ impl<'d> DbQuerier<'d> {
         Self { head, blocks: set.blocks, head_min: set.head_min }
     }
 
-    fn read_part(&self, part: Part, labels: &Labels, mint: i64, maxt: i64) -> Result<Vec<Sample>, QueryError> {
+    /// Appends the samples of `part` inside `[mint, maxt]` to `out`.
+    fn read_part(
+        &self,
+        part: Part,
+        labels: &Labels,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), QueryError> {
         match part {
-            Part::Block(b, id) => {
-                let mut out = Vec::new();
-                self.blocks[b]
-                    .samples(id, mint, maxt, &mut out)
-                    .map_err(|e| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() })?;
-                Ok(out)
+            Part::Block(b, id) => self.blocks[b]
+                .append_samples(id, mint, maxt, out)
+                .map_err(|e| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() }),
+            Part::Head(r) if out.is_empty() => {
+                *out = self.head.series_samples(r, labels, mint.max(self.head_min), maxt)?;
+                Ok(())
             }
-            Part::Head(r) => self.head.series_samples(r, labels, mint.max(self.head_min), maxt),
+            Part::Head(r) => {
+                out.extend_from_slice(&self.head.series_samples(r, labels, mint.max(self.head_min), maxt)?);
+                Ok(())
+            }
         }
     }
 }
@@ -74,19 +85,22 @@ impl Querier for DbQuerier<'_> {
         let iter = std::iter::from_fn(move || {
             loop {
                 let (labels, first) = parts.next()?;
-                let mut samples = match self.read_part(first, &labels, mint, maxt) {
-                    Ok(s) => s,
-                    Err(e) => return Some(Err(e)),
-                };
-                let mut merged = false;
-                while let Some((_, part)) = parts.next_if(|(l, _)| *l == labels) {
-                    match self.read_part(part, &labels, mint, maxt) {
-                        Ok(more) => samples.extend_from_slice(&more),
-                        Err(e) => return Some(Err(e)),
-                    }
-                    merged = true;
+                let mut samples = Vec::new();
+                if let Err(e) = self.read_part(first, &labels, mint, maxt, &mut samples) {
+                    return Some(Err(e));
                 }
-                if merged {
+                let mut sorted = true;
+                while let Some((_, part)) = parts.next_if(|(l, _)| *l == labels) {
+                    let before = samples.len();
+                    if let Err(e) = self.read_part(part, &labels, mint, maxt, &mut samples) {
+                        return Some(Err(e));
+                    }
+                    // Parts are oldest first and normally disjoint in time.
+                    if before > 0 && samples.len() > before && samples[before].t <= samples[before - 1].t {
+                        sorted = false;
+                    }
+                }
+                if !sorted {
                     sort_dedup(&mut samples);
                 }
                 if !samples.is_empty() {
