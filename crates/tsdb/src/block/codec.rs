@@ -164,21 +164,49 @@ impl<'a> BitPacker<'a> {
     }
 }
 
-/// Reads `width`-bit values written by [`BitPacker`] from an exact-length slice.
-fn unpack(bytes: &[u8], width: u32, n: usize, out: &mut Vec<u64>) {
+/// Reads `n` `width`-bit values written by [`BitPacker`] from an exact-length
+/// slice and appends each plus `min` (wrapping) to `out`.
+///
+/// Values whose bits lie within a whole little-endian word read from the slice
+/// (8 bytes for widths up to 56, 16 above) are taken with one unaligned load
+/// and a shift; only the last few values of a group, near the slice's end, go
+/// through a zero-padded copy. Blocks are read a few hundred million values at
+/// a time, and this loop was a quarter of a 24 h query's profile.
+fn unpack_into(bytes: &[u8], width: u32, n: usize, min: i64, out: &mut Vec<i64>) {
     if width == 0 {
-        out.extend(std::iter::repeat_n(0, n));
+        out.extend(std::iter::repeat_n(min, n));
         return;
     }
     let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
-    let mut pos = 0usize;
-    for _ in 0..n {
-        let (byte, shift) = (pos / 8, (pos % 8) as u32);
+    let w = width as usize;
+    out.reserve(n);
+    let padded = |byte: usize, shift: u32| {
         let mut word = [0u8; 16];
         let avail = bytes.len().saturating_sub(byte).min(16);
         word[..avail].copy_from_slice(&bytes[byte..byte + avail]);
-        out.push((u128::from_le_bytes(word) >> shift) as u64 & mask);
-        pos += width as usize;
+        (u128::from_le_bytes(word) >> shift) as u64 & mask
+    };
+    let mut pos = 0usize;
+    if width <= 56 {
+        for _ in 0..n {
+            let (byte, shift) = (pos >> 3, (pos & 7) as u32);
+            let v = match bytes.get(byte..byte + 8) {
+                Some(word) => (u64::from_le_bytes(word.try_into().expect("8 bytes")) >> shift) & mask,
+                None => padded(byte, shift),
+            };
+            out.push(min.wrapping_add(v as i64));
+            pos += w;
+        }
+    } else {
+        for _ in 0..n {
+            let (byte, shift) = (pos >> 3, (pos & 7) as u32);
+            let v = match bytes.get(byte..byte + 16) {
+                Some(word) => (u128::from_le_bytes(word.try_into().expect("16 bytes")) >> shift) as u64 & mask,
+                None => padded(byte, shift),
+            };
+            out.push(min.wrapping_add(v as i64));
+            pos += w;
+        }
     }
 }
 
@@ -251,7 +279,6 @@ pub(crate) fn decode_ints(c: &mut Cursor<'_>, n: usize, out: &mut Vec<i64>) -> R
     for _ in 0..skip {
         out.push(c.varint()?);
     }
-    let mut offsets = Vec::with_capacity(GROUP);
     let mut left = n - skip;
     while left > 0 {
         let len = left.min(GROUP);
@@ -261,15 +288,28 @@ pub(crate) fn decode_ints(c: &mut Cursor<'_>, n: usize, out: &mut Vec<i64>) -> R
             return Err(CodecError::Invalid("bit width above 64"));
         }
         let bytes = c.bytes((len * width as usize).div_ceil(8))?;
-        offsets.clear();
-        unpack(bytes, width, len, &mut offsets);
-        out.extend(offsets.iter().map(|&o| min.wrapping_add(o as i64)));
+        unpack_into(bytes, width, len, min, out);
         left -= len;
     }
-    for _ in 0..order {
-        for i in 1..out.len() {
-            out[i] = out[i].wrapping_add(out[i - 1]);
+    // Undo the differences in one pass: running sums (order 1), or running
+    // sums of running sums (order 2), wrapping as the encoder did.
+    match order {
+        1 => {
+            let mut sum = 0i64;
+            for v in out.iter_mut() {
+                sum = sum.wrapping_add(*v);
+                *v = sum;
+            }
         }
+        2 => {
+            let (mut delta, mut sum) = (0i64, 0i64);
+            for v in out.iter_mut() {
+                delta = delta.wrapping_add(*v);
+                sum = sum.wrapping_add(delta);
+                *v = sum;
+            }
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -497,6 +537,27 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn packed_values_of_every_width_unpack(
+            width in 0u32..=64,
+            raw in proptest::collection::vec(any::<u64>(), 0..200),
+            min in any::<i64>(),
+        ) {
+            let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+            let vals: Vec<u64> = raw.iter().map(|v| v & mask).collect();
+            let mut bytes = Vec::new();
+            let mut packer = BitPacker::new(&mut bytes);
+            for &v in &vals {
+                packer.push(v, width);
+            }
+            packer.finish();
+            prop_assert_eq!(bytes.len(), (vals.len() * width as usize).div_ceil(8));
+            let mut out = vec![7];
+            unpack_into(&bytes, width, vals.len(), min, &mut out);
+            let want: Vec<i64> = std::iter::once(7).chain(vals.iter().map(|&v| min.wrapping_add(v as i64))).collect();
+            prop_assert_eq!(out, want);
+        }
+
         #[test]
         fn any_series_round_trips(
             start in any::<i64>(),
