@@ -179,7 +179,7 @@ const BLOCK_CELLS: usize = 1 << 22;
 
 /// The per-step arguments of a leaf: for a range function, its scalar arguments
 /// and window at each step.
-type StepArgs = Vec<(Vec<f64>, (i64, i64))>;
+pub(super) type StepArgs = Vec<(Vec<f64>, (i64, i64))>;
 
 impl Leaf<'_> {
     /// Evaluates the per-step arguments at `steps`; stops at the first step where
