@@ -25,6 +25,9 @@ impl std::fmt::Debug for Series<'_> {
 /// (see `Labels`'s `Ord`).
 pub type SeriesSet<'a> = Box<dyn Iterator<Item = Result<Series<'a>, QueryError>> + Send + 'a>;
 
+/// One part of a split selection; see [`Querier::select_split`].
+pub type SplitSet<'a> = Box<dyn Iterator<Item = Result<Option<Series<'a>>, QueryError>> + Send + 'a>;
+
 /// Read access to an engine.
 ///
 /// Time bounds are inclusive milliseconds. Results are snapshots taken lazily: a
@@ -35,6 +38,23 @@ pub trait Querier {
     /// `[mint, maxt]`, sorted by label set, each with its samples in that range.
     /// With no matchers every series is selected.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError>;
+
+    /// [`select`](Querier::select) with its reading split over `n` sets that
+    /// can be consumed on separate threads: set `k` yields candidates `k`,
+    /// `k + n`, `k + 2n`, … of the selection, in `select`'s order, each
+    /// `Some(series)`, or `None` when it has no sample in `[mint, maxt]`. Taking
+    /// one item from each set in turn, and skipping the `None`s, gives exactly
+    /// `select`'s series; the first set to end marks the end. `Ok(None)` when
+    /// the engine does not split (the default).
+    fn select_split(
+        &self,
+        _matchers: &[Matcher],
+        _mint: i64,
+        _maxt: i64,
+        _n: usize,
+    ) -> Result<Option<Vec<SplitSet<'_>>>, QueryError> {
+        Ok(None)
+    }
 
     /// Returns the sorted, distinct label names of the series matching `matchers`
     /// (all series when empty).

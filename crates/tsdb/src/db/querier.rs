@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use wk_model::{Labels, Matcher, Sample};
-use wk_storage::{Querier, QueryError, Series, SeriesRef, SeriesSet};
+use wk_storage::{Querier, QueryError, Series, SeriesRef, SeriesSet, SplitSet};
 
 use super::blocks::{BlockSet, sort_dedup};
 use crate::block::Block;
@@ -61,8 +61,10 @@ impl<'d> DbQuerier<'d> {
     }
 }
 
-impl Querier for DbQuerier<'_> {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError> {
+impl DbQuerier<'_> {
+    /// The parts of every series matching `matchers` with data in `[mint,
+    /// maxt]`, sorted by labels; a series' parts are adjacent, oldest first.
+    fn parts(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Part)> {
         let mut parts: Vec<(Labels, Part)> = Vec::new();
         for (i, b) in self.blocks.iter().enumerate() {
             let meta = b.meta();
@@ -81,34 +83,87 @@ impl Querier for DbQuerier<'_> {
             // Stable: parts of one series stay oldest first.
             parts.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        let mut parts = parts.into_iter().peekable();
+        parts
+    }
+
+    /// Reads the next series of `parts`: `None` at the end, else the series,
+    /// or `Ok(None)` when it has no sample in `[mint, maxt]`.
+    fn next_series(
+        &self,
+        parts: &mut std::iter::Peekable<std::vec::IntoIter<(Labels, Part)>>,
+        mint: i64,
+        maxt: i64,
+    ) -> Option<Result<Option<Series<'_>>, QueryError>> {
+        let (labels, first) = parts.next()?;
+        let mut samples = Vec::new();
+        if let Err(e) = self.read_part(first, &labels, mint, maxt, &mut samples) {
+            return Some(Err(e));
+        }
+        let mut sorted = true;
+        while let Some((_, part)) = parts.next_if(|(l, _)| *l == labels) {
+            let before = samples.len();
+            if let Err(e) = self.read_part(part, &labels, mint, maxt, &mut samples) {
+                return Some(Err(e));
+            }
+            // Parts are oldest first and normally disjoint in time.
+            if before > 0 && samples.len() > before && samples[before].t <= samples[before - 1].t {
+                sorted = false;
+            }
+        }
+        if !sorted {
+            sort_dedup(&mut samples);
+        }
+        if samples.is_empty() {
+            return Some(Ok(None));
+        }
+        Some(Ok(Some(Series { labels, samples: Box::new(samples.into_iter().map(Ok)) })))
+    }
+}
+
+impl Querier for DbQuerier<'_> {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError> {
+        let mut parts = self.parts(matchers, mint, maxt).into_iter().peekable();
         let iter = std::iter::from_fn(move || {
             loop {
-                let (labels, first) = parts.next()?;
-                let mut samples = Vec::new();
-                if let Err(e) = self.read_part(first, &labels, mint, maxt, &mut samples) {
-                    return Some(Err(e));
-                }
-                let mut sorted = true;
-                while let Some((_, part)) = parts.next_if(|(l, _)| *l == labels) {
-                    let before = samples.len();
-                    if let Err(e) = self.read_part(part, &labels, mint, maxt, &mut samples) {
-                        return Some(Err(e));
-                    }
-                    // Parts are oldest first and normally disjoint in time.
-                    if before > 0 && samples.len() > before && samples[before].t <= samples[before - 1].t {
-                        sorted = false;
-                    }
-                }
-                if !sorted {
-                    sort_dedup(&mut samples);
-                }
-                if !samples.is_empty() {
-                    return Some(Ok(Series { labels, samples: Box::new(samples.into_iter().map(Ok)) }));
+                match self.next_series(&mut parts, mint, maxt)? {
+                    Ok(Some(series)) => return Some(Ok(series)),
+                    Ok(None) => {}
+                    Err(e) => return Some(Err(e)),
                 }
             }
         });
         Ok(Box::new(iter))
+    }
+
+    /// Deals the series out round-robin: reading a series (inflating block
+    /// frames, decoding columns and head chunks) is most of a query over many
+    /// series, and each set does its own.
+    fn select_split(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        n: usize,
+    ) -> Result<Option<Vec<SplitSet<'_>>>, QueryError> {
+        let n = n.max(1);
+        let mut shards: Vec<Vec<(Labels, Part)>> = (0..n).map(|_| Vec::new()).collect();
+        let mut series = 0usize;
+        let mut last: Option<Labels> = None;
+        for (labels, part) in self.parts(matchers, mint, maxt) {
+            if last.as_ref().is_some_and(|l| *l != labels) {
+                series += 1;
+            }
+            last = Some(labels.clone());
+            shards[series % n].push((labels, part));
+        }
+        let sets = shards
+            .into_iter()
+            .map(|shard| {
+                let mut parts = shard.into_iter().peekable();
+                Box::new(std::iter::from_fn(move || self.next_series(&mut parts, mint, maxt))) as SplitSet<'_>
+            })
+            .collect();
+        Ok(Some(sets))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {

@@ -820,3 +820,44 @@ fn clean_tombstones_rewrites_blocks_and_snapshots_open_as_databases() {
     let (db, _) = open(&fs);
     assert_eq!(dump(&db), want, "after a crash");
 }
+
+type Selected = Vec<(Labels, Vec<(i64, u64)>)>;
+
+fn take(series: wk_storage::Series<'_>) -> (Labels, Vec<(i64, u64)>) {
+    (series.labels, series.samples.map(|s| s.unwrap()).map(|s| (s.t, s.v.to_bits())).collect())
+}
+
+#[test]
+fn split_selections_interleave_into_select() {
+    let fs = SimFs::new();
+    let (db, _) = open(&fs);
+    // One series that stops early: its block part exists but is empty in later ranges.
+    let early = Labels::from_pairs([("__name__", "m"), ("i", "early"), ("job", "test")]).unwrap();
+    let mut app = db.appender();
+    app.append(None, &early, Sample::new(5, 1.0)).unwrap();
+    app.commit().unwrap();
+    drop(app);
+    fill(&db, 0..100);
+    db.maintain().unwrap();
+    fill(&db, 100..130);
+    assert!(!db.blocks().is_empty(), "the test needs blocks and a head");
+    let q = db.querier();
+    let odd = wk_model::Matcher::new(wk_model::MatchOp::Re, "i", "1.*|early").unwrap();
+    for (mint, maxt) in [(i64::MIN, i64::MAX), (40, 110), (6, 99), (120, 125), (1000, 2000)] {
+        for matchers in [vec![], vec![odd.clone()]] {
+            let want: Selected = q.select(&matchers, mint, maxt).unwrap().map(|s| take(s.unwrap())).collect();
+            for n in 1..=4 {
+                let mut sets = q.select_split(&matchers, mint, maxt, n).unwrap().expect("the database splits");
+                assert_eq!(sets.len(), n);
+                let mut got: Selected = Vec::new();
+                for turn in 0.. {
+                    match sets[turn % n].next() {
+                        None => break,
+                        Some(candidate) => got.extend(candidate.unwrap().map(take)),
+                    }
+                }
+                assert_eq!(got, want, "[{mint}, {maxt}] {matchers:?} in {n} sets");
+            }
+        }
+    }
+}

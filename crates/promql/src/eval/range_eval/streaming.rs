@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use wk_model::{Labels, Sample};
-use wk_storage::{QueryError, SeriesSet};
+use wk_storage::{QueryError, Series, SeriesSet, SplitSet};
 
 use super::{Leaf, StepMatrix, StepSeries};
 use crate::eval::aggregation::{Fold, FoldOp, group_labels};
@@ -53,24 +53,48 @@ pub(super) fn eval(
         return Ok(None);
     }
     let mut groups = Groups { steps: steps.len(), ..Groups::default() };
-    let set = ev.querier.select(&matchers, ev.data_mint, ev.data_maxt)?;
     // Reading (block frames inflated, columns decoded, head chunks walked) is
-    // about two thirds of a streamed aggregation; it runs on a second thread
-    // while this one evaluates and folds, series by series in storage order, so
-    // the sums are the same, to the bit, as on one thread.
+    // most of a streamed aggregation: it runs on reader threads while this one
+    // evaluates and folds, series by series in storage order, so the sums are
+    // the same, to the bit, as on one thread. Storage that splits a selection
+    // gets one reader per core; otherwise one reader runs ahead of the fold.
+    let split = ev.querier.select_split(&matchers, ev.data_mint, ev.data_maxt, readers())?;
+    let single = match split {
+        Some(_) => None,
+        None => Some(ev.querier.select(&matchers, ev.data_mint, ev.data_maxt)?),
+    };
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel(READ_AHEAD);
-        let (recycle_tx, recycle_rx) = channel();
-        let reader = std::thread::Builder::new()
-            .name("promql-read".to_owned())
-            .spawn_scoped(scope, move || read_series(set, &tx, &recycle_rx));
-        match reader {
-            Ok(_) => fold_series(ev, a, op, leaf, steps, &args, &mut groups, rx, |v| {
+        if let Some(set) = single {
+            let (tx, rx) = sync_channel(READ_AHEAD);
+            let (recycle_tx, recycle_rx) = channel();
+            spawn_reader(scope, move || read_series(set, &tx, &recycle_rx))?;
+            let items = rx.into_iter().map(|read| read.map(Some));
+            return fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, |v| {
                 // The reader may have stopped already; the vector is then dropped.
                 let _ = recycle_tx.send(v);
-            }),
-            Err(e) => Err(PromqlError::Eval(format!("cannot start a query reader thread: {e}"))),
+            });
         }
+        let mut lanes = Vec::new();
+        for set in split.into_iter().flatten() {
+            let (tx, rx) = sync_channel(READ_AHEAD);
+            let (recycle_tx, recycle_rx) = channel();
+            spawn_reader(scope, move || read_split(set, &tx, &recycle_rx))?;
+            lanes.push((rx, recycle_tx));
+        }
+        let mut turn = 0;
+        let n = lanes.len();
+        // Candidate `i` comes from lane `i % n`; the first lane to end ends the set.
+        let items = std::iter::from_fn(|| {
+            let item = lanes[turn % n].0.recv().ok();
+            turn += 1;
+            item
+        });
+        let mut back = 0;
+        let lanes_ref = &lanes;
+        fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, |v| {
+            let _ = lanes_ref[back % n].1.send(v);
+            back += 1;
+        })
     })?;
     let (out, per_step) = groups.finish(op, steps, leaf.drop_name());
     if result {
@@ -86,22 +110,40 @@ pub(super) fn eval(
 const READ_AHEAD: usize = 16;
 
 type ReadSeries = std::result::Result<(Labels, Vec<Sample>), QueryError>;
+/// A candidate of a split selection: `None` when it has no sample in range.
+type ReadCandidate = std::result::Result<Option<(Labels, Vec<Sample>)>, QueryError>;
 
-/// Reads every series of `set` with its samples into a vector (recycled from
-/// `recycle` when one is there) and sends it on `tx`, until the set ends, a
-/// read fails (the error is sent), or the receiver is gone.
-fn read_series(set: SeriesSet<'_>, tx: &SyncSender<ReadSeries>, recycle: &Receiver<Vec<Sample>>) {
-    for series in set {
-        let read = series.and_then(|series| {
-            let mut samples = recycle.try_recv().unwrap_or_default();
-            samples.clear();
-            // The storage's hint is exact: one allocation, no copies as it grows.
-            samples.reserve(series.samples.size_hint().0);
-            for sample in series.samples {
-                samples.push(sample?);
-            }
-            Ok((series.labels, samples))
-        });
+/// Starts a reader thread in `scope`.
+fn spawn_reader<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, f: impl FnOnce() + Send + 'scope) -> Result<()> {
+    std::thread::Builder::new()
+        .name("promql-read".to_owned())
+        .spawn_scoped(scope, f)
+        .map(drop)
+        .map_err(|e| PromqlError::Eval(format!("cannot start a query reader thread: {e}")))
+}
+
+/// Reader threads for a split selection: one per core, at least two.
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
+}
+
+/// Moves `series`' samples into a vector recycled from `recycle` when one is
+/// there, sized once by the storage's exact hint.
+fn take_samples(series: Series<'_>, recycle: &Receiver<Vec<Sample>>) -> ReadSeries {
+    let mut samples = recycle.try_recv().unwrap_or_default();
+    samples.clear();
+    samples.reserve(series.samples.size_hint().0);
+    for sample in series.samples {
+        samples.push(sample?);
+    }
+    Ok((series.labels, samples))
+}
+
+/// [`read_series`] for one set of a split selection: sends every candidate,
+/// `None` for one without samples, so the receiver can interleave the sets.
+fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>, recycle: &Receiver<Vec<Sample>>) {
+    for candidate in set {
+        let read = candidate.and_then(|c| c.map(|series| take_samples(series, recycle)).transpose());
         let failed = read.is_err();
         if tx.send(read).is_err() || failed {
             return;
@@ -109,8 +151,22 @@ fn read_series(set: SeriesSet<'_>, tx: &SyncSender<ReadSeries>, recycle: &Receiv
     }
 }
 
-/// Evaluates the leaf over each series from `rx`, in order, and folds the values
-/// into `groups`; hands each emptied sample vector to `recycle`.
+/// Reads every series of `set` with its samples into a vector (recycled from
+/// `recycle` when one is there) and sends it on `tx`, until the set ends, a
+/// read fails (the error is sent), or the receiver is gone.
+fn read_series(set: SeriesSet<'_>, tx: &SyncSender<ReadSeries>, recycle: &Receiver<Vec<Sample>>) {
+    for series in set {
+        let read = series.and_then(|series| take_samples(series, recycle));
+        let failed = read.is_err();
+        if tx.send(read).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Evaluates the leaf over each series of `items`, in order (skipping empty
+/// candidates), and folds the values into `groups`; hands each emptied sample
+/// vector to `recycle`.
 #[allow(clippy::too_many_arguments)]
 fn fold_series(
     ev: &mut Evaluator<'_>,
@@ -120,13 +176,16 @@ fn fold_series(
     steps: &[i64],
     args: &super::StepArgs,
     groups: &mut Groups,
-    rx: Receiver<ReadSeries>,
+    items: impl Iterator<Item = ReadCandidate>,
     mut recycle: impl FnMut(Vec<Sample>),
 ) -> Result<()> {
     let mut prev: Option<Labels> = None;
     let mut buf = Vec::new();
-    for (i, read) in rx.into_iter().enumerate() {
-        let (labels, samples) = read?;
+    let mut i = 0u64;
+    for read in items {
+        let Some((labels, samples)) = read? else {
+            continue;
+        };
         ev.add_samples(samples.len())?;
         ev.check()?;
         if prev.as_ref().is_some_and(|p| *p >= labels) {
@@ -140,13 +199,14 @@ fn fold_series(
         let (folds, first) = groups.cells(g);
         leaf.series_values(ev, &s, steps, args, &mut buf, &mut noted, |k, v| {
             if folds[k].is_empty() {
-                first[k] = i as u64;
+                first[k] = i;
             }
             folds[k].push(op, v);
         });
         ev.release_samples(s.samples.len());
         prev = Some(s.metric);
         recycle(s.samples);
+        i += 1;
     }
     Ok(())
 }
