@@ -25,11 +25,26 @@ struct AdminState {
 
 /// The admin routes.
 pub fn router(config: Arc<LiveConfig>, storage: Storage) -> Router {
+    let state = AdminState { config, storage };
     Router::new()
         .route("/api/v1/admin/tsdb/delete_series", axum::routing::post(delete_series).put(delete_series))
         .route("/api/v1/admin/tsdb/clean_tombstones", axum::routing::post(clean_tombstones).put(clean_tombstones))
         .route("/api/v1/admin/tsdb/snapshot", axum::routing::post(snapshot).put(snapshot))
-        .with_state(AdminState { config, storage })
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), when_enabled))
+        .with_state(state)
+}
+
+/// Answers 503 "admin APIs disabled", as Prometheus does, unless
+/// `web.enable_admin_api` is on, before any parameter is read.
+async fn when_enabled(
+    State(state): State<AdminState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.config.get().web.enable_admin_api {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "admin APIs disabled");
+    }
+    next.run(request).await
 }
 
 fn error(code: StatusCode, kind: &str, message: impl Into<String>) -> Response {
@@ -43,9 +58,6 @@ async fn delete_series(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !state.config.get().web.enable_admin_api {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "admin APIs disabled");
-    }
     let params = wk_api::query::collect_params(&method, &uri, &headers, &body);
     let selectors = wk_api::query::all_params(&params, "match[]");
     if selectors.is_empty() {
@@ -79,9 +91,6 @@ async fn delete_series(
 }
 
 async fn clean_tombstones(State(state): State<AdminState>) -> Response {
-    if !state.config.get().web.enable_admin_api {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "admin APIs disabled");
-    }
     let db = state.storage.db().clone();
     match tokio::task::spawn_blocking(move || db.clean_tombstones()).await {
         Ok(Ok(_)) => StatusCode::NO_CONTENT.into_response(),
@@ -97,9 +106,6 @@ async fn snapshot(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !state.config.get().web.enable_admin_api {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "admin APIs disabled");
-    }
     let params = wk_api::query::collect_params(&method, &uri, &headers, &body);
     let skip_head = match wk_api::query::one_param(&params, "skip_head") {
         None | Some("") | Some("false") | Some("0") => false,

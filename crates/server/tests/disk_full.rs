@@ -4,34 +4,14 @@
 //! once space is freed.
 
 mod common;
+#[path = "../../tsdb/tests/support/small_fs.rs"]
+mod small_fs;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::{OTLP_EXPORT, TestEnv, grpc_call, grpc_frame, otlp_gauge_request, request};
+use small_fs::{Mount, fill_leaving};
 use wk_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
-
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(dir: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount(8)");
-        assert!(status.success(), "mounting a tmpfs needs root, as the suite runs in CI");
-        Self(dir.to_owned())
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 async fn write(addr: std::net::SocketAddr, t: i64) -> common::Response {
     let request = WriteRequest {
@@ -44,11 +24,6 @@ async fn write(addr: std::net::SocketAddr, t: i64) -> common::Response {
         metadata: vec![],
     };
     common::remote_write(addr, &request).await
-}
-
-fn free_bytes(dir: &Path) -> u64 {
-    let st = rustix::fs::statvfs(dir).unwrap();
-    st.f_bavail * st.f_frsize
 }
 
 #[tokio::test]
@@ -68,9 +43,7 @@ async fn writes_stop_before_the_disk_is_full_and_resume_by_themselves() {
     assert_eq!(write(addr, now).await.status, 204);
 
     // Leave 4 MiB free: under the 8 MB watermark, far from full.
-    let filler = fs.join("filler");
-    let size = free_bytes(&fs) - (4 << 20);
-    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    let filler = fill_leaving(&fs, 4 << 20);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let refused = write(addr, now + 1000).await;
     assert_eq!(refused.status, 503, "{refused:?}");

@@ -3,33 +3,16 @@
 //! (no leftover file, no lost or duplicated sample, the database keeps serving),
 //! size retention still frees space, and the cut succeeds once space is back.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/small_fs.rs"]
+mod small_fs;
 
+use std::path::{Path, PathBuf};
+
+use small_fs::{Mount, fill_leaving};
+use tempfile::TempDir;
 use wk_model::{Labels, Sample};
 use wk_storage::{Appender, Querier};
 use wk_tsdb::{Db, DbOptions};
-
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(dir: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount(8)");
-        assert!(status.success(), "mounting a tmpfs needs root, as the suite runs in CI");
-        Self(dir.to_owned())
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 const SERIES: usize = 200;
 
@@ -75,20 +58,26 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_full_disk_fails_the_cut_cleanly_and_it_succeeds_later() {
+/// A 16 MiB file system for one test: its mount point, the database directory
+/// in it, and options cutting 100 ms blocks without time retention. The mount
+/// lives as long as the returned guards.
+fn small_disk() -> (TempDir, Mount, PathBuf, PathBuf, DbOptions) {
     let scratch = tempfile::tempdir().unwrap();
     let mnt = scratch.path().join("small-fs");
-    let _mount = Mount::tmpfs(&mnt, "16m");
+    let mount = Mount::tmpfs(&mnt, "16m");
     let dir = mnt.join("data");
     let options = DbOptions { block_range_ms: 100, retention_ms: 0, ..DbOptions::default() };
+    (scratch, mount, mnt, dir, options)
+}
+
+#[test]
+fn a_full_disk_fails_the_cut_cleanly_and_it_succeeds_later() {
+    let (_scratch, _mount, mnt, dir, options) = small_disk();
     let (db, _) = Db::open(&dir, options.clone()).unwrap();
     let acked = fill(&db, 0..400);
     assert_eq!(acked.len(), 400);
     // Leave almost no space: the block writer runs out mid-file.
-    let ballast = mnt.join("ballast");
-    let free = free_bytes(&mnt);
-    std::fs::write(&ballast, vec![1u8; free.saturating_sub(64 << 10) as usize]).unwrap();
+    let ballast = fill_leaving(&mnt, 64 << 10);
     let err = db.maintain().expect_err("no space for a block");
     assert!(err.to_string().contains("No space left") || err.to_string().contains("os error 28"), "{err}");
     assert!(leftovers(&dir).is_empty(), "unfinished block files left: {:?}", leftovers(&dir));
@@ -110,11 +99,7 @@ fn a_full_disk_fails_the_cut_cleanly_and_it_succeeds_later() {
 
 #[test]
 fn size_retention_frees_space_even_while_cuts_fail() {
-    let scratch = tempfile::tempdir().unwrap();
-    let mnt = scratch.path().join("small-fs");
-    let _mount = Mount::tmpfs(&mnt, "16m");
-    let dir = mnt.join("data");
-    let options = DbOptions { block_range_ms: 100, retention_ms: 0, ..DbOptions::default() };
+    let (_scratch, _mount, mnt, dir, options) = small_disk();
     let (db, _) = Db::open(&dir, options.clone()).unwrap();
     fill(&db, 0..600);
     db.maintain().unwrap();
@@ -124,9 +109,7 @@ fn size_retention_frees_space_even_while_cuts_fail() {
     drop(db);
     // Reopen with a size limit below what is stored, on a disk with no room
     // for another block: the cut fails, retention still deletes old blocks.
-    let ballast = mnt.join("ballast");
-    let free = free_bytes(&mnt);
-    std::fs::write(&ballast, vec![1u8; free.saturating_sub(64 << 10) as usize]).unwrap();
+    fill_leaving(&mnt, 64 << 10);
     let stored: u64 = dir_size(&dir);
     let (db, _) = Db::open(&dir, DbOptions { retention_bytes: stored / 2, ..options }).unwrap();
     assert!(db.maintain().is_err(), "the cut cannot succeed on a full disk");
@@ -143,9 +126,4 @@ fn dir_size(dir: &Path) -> u64 {
             if e.file_type().unwrap().is_dir() { dir_size(&e.path()) } else { e.metadata().unwrap().len() }
         })
         .sum()
-}
-
-fn free_bytes(path: &Path) -> u64 {
-    let out = Command::new("df").args(["-B1", "--output=avail"]).arg(path).output().expect("df");
-    String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).expect("df output")
 }
