@@ -19,8 +19,8 @@
 
 use std::io::Write;
 
-const MODES: [&str; 8] = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
-const BUCKETS: [&str; 10] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
+use crate::generator::{BUCKETS, MODES, mix};
+
 const MEMORY: [&str; 10] = [
     "MemTotal",
     "MemFree",
@@ -246,14 +246,6 @@ fn write_value(value: Value, seed: u64, step: u64, out: &mut Vec<u8>) {
 /// A histogram's observation count at `step`: grows by 10–19 per step.
 fn observations(seed: u64, step: u64) -> u64 {
     1_000 + seed % 1_000 + step * (10 + seed % 10)
-}
-
-/// SplitMix64's finaliser: a cheap, well-spread hash of one integer.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 #[cfg(test)]

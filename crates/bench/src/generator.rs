@@ -15,7 +15,7 @@ pub const SERIES_PER_HOST: usize = 100;
 /// The scrape interval between steps, in milliseconds.
 pub const SCRAPE_INTERVAL_MS: i64 = 15_000;
 
-const MODES: [&str; 8] = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
+pub(crate) const MODES: [&str; 8] = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
 const DEVICES: [&str; 3] = ["eth0", "eth1", "lo"];
 const NET_COUNTERS: [&str; 4] = [
     "node_network_receive_bytes_total",
@@ -35,7 +35,7 @@ const MEMORY_GAUGES: [&str; 10] = [
     "node_memory_SwapTotal_bytes",
     "node_memory_SwapFree_bytes",
 ];
-const BUCKETS: [&str; 10] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
+pub(crate) const BUCKETS: [&str; 10] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
 const HISTOGRAM: &str = "node_exporter_scrape_duration_seconds";
 
 // Offsets of each family in a host's catalogue.
@@ -144,7 +144,7 @@ fn histogram(host: u64, k: usize, step: u64) -> f64 {
 }
 
 /// SplitMix64's finaliser: a cheap, well-spread hash of one integer.
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
