@@ -39,19 +39,21 @@ pub trait Querier {
     /// With no matchers every series is selected.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError>;
 
-    /// [`select`](Querier::select) with its reading split over `n` sets that
-    /// can be consumed on separate threads: set `k` yields candidates `k`,
-    /// `k + n`, `k + 2n`, … of the selection, in `select`'s order, each
-    /// `Some(series)`, or `None` when it has no sample in `[mint, maxt]`. Taking
-    /// one item from each set in turn, and skipping the `None`s, gives exactly
-    /// `select`'s series; the first set to end marks the end. `Ok(None)` when
-    /// the engine does not split (the default).
+    /// [`select`](Querier::select) with its reading split over sets that can
+    /// be consumed on separate threads: at most `n` of them, fewer when the
+    /// selection has under `min_per_set` series per set (one set at least). With
+    /// `k` sets, set `j` yields candidates `j`, `j + k`, `j + 2k`, … of the
+    /// selection, in `select`'s order, each `Some(series)`, or `None` when it has
+    /// no sample in `[mint, maxt]`. Taking one item from each set in turn, and
+    /// skipping the `None`s, gives exactly `select`'s series; the first set to
+    /// end marks the end. `Ok(None)` when the engine does not split (the default).
     fn select_split(
         &self,
         _matchers: &[Matcher],
         _mint: i64,
         _maxt: i64,
         _n: usize,
+        _min_per_set: usize,
     ) -> Result<Option<Vec<SplitSet<'_>>>, QueryError> {
         Ok(None)
     }

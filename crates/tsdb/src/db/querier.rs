@@ -144,17 +144,23 @@ impl Querier for DbQuerier<'_> {
         mint: i64,
         maxt: i64,
         n: usize,
+        min_per_set: usize,
     ) -> Result<Option<Vec<SplitSet<'_>>>, QueryError> {
-        let n = n.max(1);
-        let mut shards: Vec<Vec<(Labels, Part)>> = (0..n).map(|_| Vec::new()).collect();
-        let mut series = 0usize;
-        let mut last: Option<Labels> = None;
-        for (labels, part) in self.parts(matchers, mint, maxt) {
-            if last.as_ref().is_some_and(|l| *l != labels) {
-                series += 1;
+        let parts = self.parts(matchers, mint, maxt);
+        // Parts of one series are adjacent: number them by series.
+        let mut series = Vec::with_capacity(parts.len());
+        let mut count = 0usize;
+        for (i, (labels, _)) in parts.iter().enumerate() {
+            if i > 0 && parts[i - 1].0 != *labels {
+                count += 1;
             }
-            last = Some(labels.clone());
-            shards[series % n].push((labels, part));
+            series.push(count);
+        }
+        let total = if parts.is_empty() { 0 } else { count + 1 };
+        let n = n.min(total / min_per_set.max(1)).max(1);
+        let mut shards: Vec<Vec<(Labels, Part)>> = (0..n).map(|_| Vec::new()).collect();
+        for (part, s) in parts.into_iter().zip(series) {
+            shards[s % n].push(part);
         }
         let sets = shards
             .into_iter()

@@ -846,9 +846,17 @@ fn split_selections_interleave_into_select() {
     for (mint, maxt) in [(i64::MIN, i64::MAX), (40, 110), (6, 99), (120, 125), (1000, 2000)] {
         for matchers in [vec![], vec![odd.clone()]] {
             let want: Selected = q.select(&matchers, mint, maxt).unwrap().map(|s| take(s.unwrap())).collect();
+            let small = q.select_split(&matchers, mint, maxt, 4, want.len() + 1).unwrap().expect("splits");
+            assert_eq!(small.len(), 1, "fewer series than asked per set: one set");
             for n in 1..=4 {
-                let mut sets = q.select_split(&matchers, mint, maxt, n).unwrap().expect("the database splits");
-                assert_eq!(sets.len(), n);
+                let mut sets = q.select_split(&matchers, mint, maxt, n, 1).unwrap().expect("the database splits");
+                // Candidates are at least the selected series, so n sets when there are n series.
+                if want.len() >= n {
+                    assert_eq!(sets.len(), n);
+                } else {
+                    assert!((1..=n).contains(&sets.len()));
+                }
+                let n = sets.len();
                 let mut got: Selected = Vec::new();
                 for turn in 0.. {
                     match sets[turn % n].next() {

@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use wk_model::{Labels, Sample};
-use wk_storage::{QueryError, Series, SeriesSet, SplitSet};
+use wk_storage::{QueryError, Series, SplitSet};
 
 use super::{Leaf, StepMatrix, StepSeries};
 use crate::eval::aggregation::{Fold, FoldOp, group_labels};
@@ -54,48 +54,47 @@ pub(super) fn eval(
     }
     let mut groups = Groups { steps: steps.len(), ..Groups::default() };
     // Reading (block frames inflated, columns decoded, head chunks walked) is
-    // most of a streamed aggregation: it runs on reader threads while this one
-    // evaluates and folds, series by series in storage order, so the sums are
-    // the same, to the bit, as on one thread. Storage that splits a selection
-    // gets one reader per core; otherwise one reader runs ahead of the fold.
-    let split = ev.querier.select_split(&matchers, ev.data_mint, ev.data_maxt, readers())?;
-    let single = match split {
-        Some(_) => None,
-        None => Some(ev.querier.select(&matchers, ev.data_mint, ev.data_maxt)?),
-    };
-    std::thread::scope(|scope| {
-        if let Some(set) = single {
-            let (tx, rx) = sync_channel(READ_AHEAD);
-            let (recycle_tx, recycle_rx) = channel();
-            spawn_reader(scope, move || read_series(set, &tx, &recycle_rx))?;
-            let items = rx.into_iter().map(|read| read.map(Some));
-            return fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, |v| {
-                // The reader may have stopped already; the vector is then dropped.
-                let _ = recycle_tx.send(v);
+    // most of a streamed aggregation. When storage splits the selection, each
+    // set is read on its own thread while this one evaluates and folds, series
+    // by series in storage order, so the sums are the same, to the bit, as
+    // when read here; small selections are read here, without threads.
+    let (mint, maxt) = (ev.data_mint, ev.data_maxt);
+    match ev.querier.select_split(&matchers, mint, maxt, readers(), SERIES_PER_READER)? {
+        Some(sets) if sets.len() > 1 => std::thread::scope(|scope| {
+            let mut lanes = Vec::with_capacity(sets.len());
+            for set in sets {
+                let (tx, rx) = sync_channel(READ_AHEAD);
+                let (recycle_tx, recycle_rx) = channel();
+                spawn_reader(scope, move || read_split(set, &tx, &recycle_rx))?;
+                lanes.push((rx, recycle_tx));
+            }
+            let n = lanes.len();
+            // Candidate `i` comes from lane `i % n`; the first lane to end ends the set.
+            let mut turn = 0;
+            let items = std::iter::from_fn(|| {
+                let item = lanes[turn % n].0.recv().ok();
+                turn += 1;
+                item
             });
+            let mut back = 0;
+            let lanes_ref = &lanes;
+            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, |v| {
+                // The reader may have stopped already; the vector is then dropped.
+                let _ = lanes_ref[back % n].1.send(v);
+                back += 1;
+            })
+        })?,
+        Some(sets) => {
+            let items =
+                sets.into_iter().flatten().map(|c| c.and_then(|c| c.map(|s| take_samples(s, Vec::new())).transpose()));
+            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, drop)?;
         }
-        let mut lanes = Vec::new();
-        for set in split.into_iter().flatten() {
-            let (tx, rx) = sync_channel(READ_AHEAD);
-            let (recycle_tx, recycle_rx) = channel();
-            spawn_reader(scope, move || read_split(set, &tx, &recycle_rx))?;
-            lanes.push((rx, recycle_tx));
+        None => {
+            let set = ev.querier.select(&matchers, mint, maxt)?;
+            let items = set.map(|s| s.and_then(|s| take_samples(s, Vec::new())).map(Some));
+            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, drop)?;
         }
-        let mut turn = 0;
-        let n = lanes.len();
-        // Candidate `i` comes from lane `i % n`; the first lane to end ends the set.
-        let items = std::iter::from_fn(|| {
-            let item = lanes[turn % n].0.recv().ok();
-            turn += 1;
-            item
-        });
-        let mut back = 0;
-        let lanes_ref = &lanes;
-        fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, |v| {
-            let _ = lanes_ref[back % n].1.send(v);
-            back += 1;
-        })
-    })?;
+    }
     let (out, per_step) = groups.finish(op, steps, leaf.drop_name());
     if result {
         for n in per_step {
@@ -122,41 +121,34 @@ fn spawn_reader<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, f: impl F
         .map_err(|e| PromqlError::Eval(format!("cannot start a query reader thread: {e}")))
 }
 
+/// Series a reader thread should have at least: below it the thread costs
+/// more than it saves, and the selection is read on the query's thread.
+const SERIES_PER_READER: usize = 256;
+
 /// Reader threads for a split selection: one per core, at least two.
 fn readers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
 }
 
-/// Moves `series`' samples into a vector recycled from `recycle` when one is
-/// there, sized once by the storage's exact hint.
-fn take_samples(series: Series<'_>, recycle: &Receiver<Vec<Sample>>) -> ReadSeries {
-    let mut samples = recycle.try_recv().unwrap_or_default();
-    samples.clear();
-    samples.reserve(series.samples.size_hint().0);
+/// Moves `series`' samples into `spare` (cleared first), sized once by the
+/// storage's exact hint.
+fn take_samples(series: Series<'_>, mut spare: Vec<Sample>) -> ReadSeries {
+    spare.clear();
+    spare.reserve(series.samples.size_hint().0);
     for sample in series.samples {
-        samples.push(sample?);
+        spare.push(sample?);
     }
-    Ok((series.labels, samples))
+    Ok((series.labels, spare))
 }
 
-/// [`read_series`] for one set of a split selection: sends every candidate,
-/// `None` for one without samples, so the receiver can interleave the sets.
+/// Reads the candidates of one set of a split selection, each into a vector
+/// recycled from `recycle` when one is there, and sends them on `tx` (`None`
+/// for one without samples, so the receiver can interleave the sets), until
+/// the set ends, a read fails (the error is sent), or the receiver is gone.
 fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>, recycle: &Receiver<Vec<Sample>>) {
     for candidate in set {
-        let read = candidate.and_then(|c| c.map(|series| take_samples(series, recycle)).transpose());
-        let failed = read.is_err();
-        if tx.send(read).is_err() || failed {
-            return;
-        }
-    }
-}
-
-/// Reads every series of `set` with its samples into a vector (recycled from
-/// `recycle` when one is there) and sends it on `tx`, until the set ends, a
-/// read fails (the error is sent), or the receiver is gone.
-fn read_series(set: SeriesSet<'_>, tx: &SyncSender<ReadSeries>, recycle: &Receiver<Vec<Sample>>) {
-    for series in set {
-        let read = series.and_then(|series| take_samples(series, recycle));
+        let spare = || recycle.try_recv().unwrap_or_default();
+        let read = candidate.and_then(|c| c.map(|series| take_samples(series, spare())).transpose());
         let failed = read.is_err();
         if tx.send(read).is_err() || failed {
             return;
