@@ -41,7 +41,7 @@ fn values(head: &Head, name: &str, extra: Option<(&str, &str)>) -> Vec<(String, 
         .map(|series| {
             let series = series.unwrap();
             let labels = format!("{:?}", series.labels);
-            let samples = series.samples.map(|s| s.map(|s| (s.t, s.v)).unwrap()).collect();
+            let samples = series.samples.iter().map(|s| (s.t, s.v)).collect();
             (labels, samples)
         })
         .collect()

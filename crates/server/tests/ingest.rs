@@ -30,7 +30,7 @@ fn stored(server: &wk_server::Server, name: &str) -> Vec<(String, Vec<(i64, f64)
         .unwrap()
         .map(|s| {
             let s = s.unwrap();
-            (format!("{:?}", s.labels), s.samples.map(|x| x.map(|x| (x.t, x.v)).unwrap()).collect())
+            (format!("{:?}", s.labels), s.samples.iter().map(|x| (x.t, x.v)).collect())
         })
         .collect()
 }

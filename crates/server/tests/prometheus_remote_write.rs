@@ -66,7 +66,7 @@ fn our_samples(server: &wk_server::Server, name: &str) -> Vec<(i64, f64)> {
         [Matcher::new(MatchOp::Eq, "__name__", name).unwrap(), Matcher::new(MatchOp::Eq, "job", "prometheus").unwrap()];
     let mut set = querier.select(&matchers, i64::MIN, i64::MAX).unwrap();
     match set.next() {
-        Some(series) => series.unwrap().samples.map(|s| s.map(|s| (s.t, s.v)).unwrap()).collect(),
+        Some(series) => series.unwrap().samples.iter().map(|s| (s.t, s.v)).collect(),
         None => Vec::new(),
     }
 }

@@ -19,4 +19,4 @@ pub mod query;
 
 pub use append::{Appendable, Appender, CommitSummary, SeriesRef};
 pub use error::{AppendError, LimitReason, QueryError, Result};
-pub use query::{Querier, Queryable, SampleIter, Series, SeriesSet, SplitSet};
+pub use query::{Querier, Queryable, Series, SeriesSet, SplitSet};

@@ -4,29 +4,26 @@ use wk_model::{Labels, Matcher, Sample};
 
 use crate::QueryError;
 
-/// A fallible iterator over the samples of one series, in ascending timestamp order.
-pub type SampleIter<'a> = Box<dyn Iterator<Item = Result<Sample, QueryError>> + Send + 'a>;
-
 /// One selected series: its labels and its samples inside the selected range.
-pub struct Series<'a> {
+///
+/// The samples come decoded, in one vector: a query reads each selected series
+/// whole (its range functions and lookback look back and forth in it), and a
+/// vector hands them over without a call, a copy or a `Result` per sample;
+/// a series that does not decode is one error in its place in the set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
     /// The full label set, including `__name__`.
     pub labels: Labels,
     /// The samples with `mint <= t <= maxt`, ascending; at least one.
-    pub samples: SampleIter<'a>,
-}
-
-impl std::fmt::Debug for Series<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Series").field("labels", &self.labels).finish_non_exhaustive()
-    }
+    pub samples: Vec<Sample>,
 }
 
 /// A fallible iterator over selected series, sorted by label set
 /// (see `Labels`'s `Ord`).
-pub type SeriesSet<'a> = Box<dyn Iterator<Item = Result<Series<'a>, QueryError>> + Send + 'a>;
+pub type SeriesSet<'a> = Box<dyn Iterator<Item = Result<Series, QueryError>> + Send + 'a>;
 
 /// One part of a split selection; see [`Querier::select_split`].
-pub type SplitSet<'a> = Box<dyn Iterator<Item = Result<Option<Series<'a>>, QueryError>> + Send + 'a>;
+pub type SplitSet<'a> = Box<dyn Iterator<Item = Result<Option<Series>, QueryError>> + Send + 'a>;
 
 /// Read access to an engine.
 ///

@@ -41,7 +41,6 @@ fn count_per_t(db: &Db) -> std::collections::BTreeMap<i64, usize> {
     for s in db.querier().select(&[], i64::MIN, i64::MAX).unwrap() {
         let mut last = None;
         for x in s.unwrap().samples {
-            let x = x.unwrap();
             assert!(last.is_none_or(|l| l < x.t), "duplicate or unsorted sample at {}", x.t);
             last = Some(x.t);
             *out.entry(x.t).or_default() += 1;

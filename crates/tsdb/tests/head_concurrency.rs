@@ -40,7 +40,7 @@ fn parallel_appenders_lose_nothing() {
                 let q = head.querier();
                 for series in q.select(&[Matcher::eq("th", "0")], 0, i64::MAX).unwrap() {
                     let series = series.unwrap();
-                    let ts: Vec<i64> = series.samples.map(|s| s.unwrap().t).collect();
+                    let ts: Vec<i64> = series.samples.iter().map(|s| s.t).collect();
                     assert!(ts.windows(2).all(|w| w[0] < w[1]));
                 }
             }
@@ -55,8 +55,8 @@ fn parallel_appenders_lose_nothing() {
     let all: Vec<_> = q.select(&[Matcher::eq("__name__", "m")], 0, i64::MAX).unwrap().map(Result::unwrap).collect();
     assert_eq!(all.len(), THREADS * SERIES);
     for s in all {
-        assert_eq!(s.samples.count() as i64, SAMPLES);
+        assert_eq!(s.samples.len() as i64, SAMPLES);
     }
     let shared: Vec<_> = q.select(&[Matcher::eq("__name__", "shared")], 0, i64::MAX).unwrap().collect();
-    assert_eq!(shared.into_iter().next().unwrap().unwrap().samples.count() as i64, SAMPLES);
+    assert_eq!(shared.into_iter().next().unwrap().unwrap().samples.len() as i64, SAMPLES);
 }

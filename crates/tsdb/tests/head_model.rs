@@ -113,8 +113,8 @@ fn check_queries(head: &Head, model: &Model, created: &BTreeSet<Labels>, qs: &[(
             .unwrap()
             .map(|s| {
                 let s = s.unwrap();
-                let samples = s.samples.map(|x| x.map(|x: Sample| (x.t, x.v.to_bits()))).collect::<Result<Vec<_>, _>>();
-                (s.labels, samples.unwrap())
+                let samples = s.samples.iter().map(|x: &Sample| (x.t, x.v.to_bits())).collect();
+                (s.labels, samples)
             })
             .collect();
         assert_eq!(got, want, "select {ms:?} [{mint}, {maxt}]");

@@ -307,7 +307,7 @@ fn acknowledged_remote_writes_survive_kill_nine() {
     let found: Vec<Vec<(i64, f64)>> = {
         let querier = db.querier();
         let set = querier.select(&matchers, i64::MIN, i64::MAX).unwrap();
-        set.map(|s| s.unwrap().samples.map(|x| x.map(|x| (x.t, x.v)).unwrap()).collect()).collect()
+        set.map(|s| s.unwrap().samples.iter().map(|x| (x.t, x.v)).collect()).collect()
     };
     assert_eq!(found, vec![acknowledged]);
     db.close().unwrap();

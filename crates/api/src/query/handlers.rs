@@ -377,12 +377,8 @@ pub(crate) async fn federate(
         for matchers in &groups {
             for series in q.select(matchers, now - lookback, now)? {
                 let series = series?;
-                let mut last = None;
-                for sample in series.samples {
-                    last = Some(sample?);
-                }
-                if let Some(sample) = last.filter(|s| !wk_model::is_stale_nan(s.v)) {
-                    latest.insert(series.labels.clone(), sample);
+                if let Some(&sample) = series.samples.last().filter(|s| !wk_model::is_stale_nan(s.v)) {
+                    latest.insert(series.labels, sample);
                 }
             }
         }

@@ -50,7 +50,7 @@ pub fn series(head: &Head, name: &str, extra: &[(&str, &str)]) -> Vec<SeriesData
         .unwrap()
         .map(|s| {
             let s = s.unwrap();
-            (format!("{:?}", s.labels), s.samples.map(|x| x.map(|x| (x.t, x.v)).unwrap()).collect())
+            (format!("{:?}", s.labels), s.samples.iter().map(|x| (x.t, x.v)).collect())
         })
         .collect()
 }

@@ -68,12 +68,7 @@ pub(crate) fn load(ev: &mut Evaluator<'_>, vs: &VectorSelector) -> Result<Rc<Vec
         let set = ev.querier.select(matchers, ev.data_mint, ev.data_maxt)?;
         for series in set {
             let series = series?;
-            // Sized from the iterator's hint: collecting through `Result` would
-            // start empty and copy the samples over as the vector doubles.
-            let mut samples = Vec::with_capacity(series.samples.size_hint().0);
-            for sample in series.samples {
-                samples.push(sample?);
-            }
+            let samples = series.samples;
             ev.add_samples(samples.len())?;
             ev.check()?;
             loaded.push(LoadedSeries { metric: series.labels, samples });

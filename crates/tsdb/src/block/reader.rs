@@ -431,6 +431,11 @@ impl Block {
         self.append_samples(id, mint, maxt, out)
     }
 
+    /// Samples series `id` holds in the block (0 for an unknown id).
+    pub fn series_len(&self, id: u32) -> usize {
+        self.series(id).map_or(0, |v| v.samples as usize)
+    }
+
     /// Like [`samples`](Self::samples), appending to `out` (whose existing
     /// samples are left alone), so the parts of a series from several blocks
     /// land in one vector without a copy each.

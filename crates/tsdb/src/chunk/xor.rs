@@ -227,6 +227,24 @@ impl<'a> XorIter<'a> {
         usize::from(self.remaining) + usize::from(self.read)
     }
 
+    /// Decodes the remaining samples, appending those with `mint <= t <=
+    /// maxt` to `out` and stopping at the first past `maxt` (a chunk's
+    /// timestamps increase). On an error `out` may hold part of the chunk.
+    pub fn append_range(mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<(), TsdbError> {
+        while self.remaining > 0 && !self.failed {
+            let s = self.decode()?;
+            self.remaining -= 1;
+            self.read += 1;
+            if s.t > maxt {
+                break;
+            }
+            if mint <= s.t {
+                out.push(s);
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     fn decode(&mut self) -> Result<Sample, TsdbError> {
         match self.read {

@@ -14,6 +14,8 @@ use wk_storage::{Querier, QueryError, Series, SeriesRef, SeriesSet, SplitSet};
 use super::blocks::{BlockSet, sort_dedup};
 use crate::block::Block;
 use crate::head::HeadQuerier;
+use crate::head::read::materialize;
+use crate::head::series::Snapshot;
 
 /// A [`Querier`] over a [`crate::Db`]: the blocks as of its creation and the
 /// head. Cheap to create; holds the blocks alive while it lives.
@@ -39,26 +41,26 @@ impl<'d> DbQuerier<'d> {
     /// Appends the samples of `part` inside `[mint, maxt]` to `out`.
     fn read_part(
         &self,
-        part: Part,
+        part: Read,
         labels: &Labels,
         mint: i64,
         maxt: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), QueryError> {
         match part {
-            Part::Block(b, id) => self.blocks[b]
+            Read::Block(b, id) => self.blocks[b]
                 .append_samples(id, mint, maxt, out)
                 .map_err(|e| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() }),
-            Part::Head(r) if out.is_empty() => {
-                *out = self.head.series_samples(r, labels, mint.max(self.head_min), maxt)?;
-                Ok(())
-            }
-            Part::Head(r) => {
-                out.extend_from_slice(&self.head.series_samples(r, labels, mint.max(self.head_min), maxt)?);
-                Ok(())
-            }
+            Read::Head(snap) => materialize(snap, labels, mint.max(self.head_min), maxt, out),
         }
     }
+}
+
+/// A part about to be read: a head part's chunks are referenced already, so
+/// its sample count is known before reading.
+enum Read {
+    Block(usize, u32),
+    Head(Snapshot),
 }
 
 impl DbQuerier<'_> {
@@ -93,14 +95,28 @@ impl DbQuerier<'_> {
         parts: &mut std::iter::Peekable<std::vec::IntoIter<(Labels, Part)>>,
         mint: i64,
         maxt: i64,
-    ) -> Option<Result<Option<Series<'_>>, QueryError>> {
+    ) -> Option<Result<Option<Series>, QueryError>> {
         let (labels, first) = parts.next()?;
-        let mut samples = Vec::new();
-        if let Err(e) = self.read_part(first, &labels, mint, maxt, &mut samples) {
-            return Some(Err(e));
-        }
+        let rest = std::iter::from_fn(|| parts.next_if(|(l, _)| *l == labels).map(|(_, p)| p));
+        let reads: Vec<Read> = std::iter::once(first)
+            .chain(rest)
+            .map(|p| match p {
+                Part::Block(b, id) => Read::Block(b, id),
+                Part::Head(r) => Read::Head(self.head.snapshot(r, mint.max(self.head_min), maxt)),
+            })
+            .collect();
+        // Sized once: the blocks' index counts and the head's chunk headers
+        // bound the samples, so the parts land without a regrowth copy.
+        let capacity = reads
+            .iter()
+            .map(|r| match r {
+                Read::Block(b, id) => self.blocks[*b].series_len(*id),
+                Read::Head(snap) => snap.len(),
+            })
+            .sum();
+        let mut samples = Vec::with_capacity(capacity);
         let mut sorted = true;
-        while let Some((_, part)) = parts.next_if(|(l, _)| *l == labels) {
+        for part in reads {
             let before = samples.len();
             if let Err(e) = self.read_part(part, &labels, mint, maxt, &mut samples) {
                 return Some(Err(e));
@@ -116,7 +132,13 @@ impl DbQuerier<'_> {
         if samples.is_empty() {
             return Some(Ok(None));
         }
-        Some(Ok(Some(Series { labels, samples: Box::new(samples.into_iter().map(Ok)) })))
+        // A block part is decoded whole and cut to the range: a short range
+        // over a long block keeps a small part of what was sized, and the
+        // vector lives on in the query.
+        if samples.capacity() > 2 * samples.len() + 64 {
+            samples.shrink_to_fit();
+        }
+        Some(Ok(Some(Series { labels, samples })))
     }
 }
 

@@ -48,7 +48,7 @@ fn dump(db: &Db) -> Dump {
     let mut out = Dump::new();
     for series in q.select(&[], i64::MIN, i64::MAX).unwrap() {
         let series = series.unwrap();
-        let samples: Vec<(i64, u64)> = series.samples.map(|s| s.unwrap()).map(|s| (s.t, s.v.to_bits())).collect();
+        let samples: Vec<(i64, u64)> = series.samples.iter().map(|s| (s.t, s.v.to_bits())).collect();
         assert!(samples.windows(2).all(|w| w[0].0 < w[1].0), "duplicate or unsorted samples in {}", series.labels);
         out.insert(series.labels, samples);
     }
@@ -531,7 +531,7 @@ fn dump_head(head: &Head) -> Dump {
         .unwrap()
         .map(|s| {
             let s = s.unwrap();
-            (s.labels, s.samples.map(|x| x.unwrap()).map(|x| (x.t, x.v.to_bits())).collect())
+            (s.labels, s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect())
         })
         .collect()
 }
@@ -823,8 +823,8 @@ fn clean_tombstones_rewrites_blocks_and_snapshots_open_as_databases() {
 
 type Selected = Vec<(Labels, Vec<(i64, u64)>)>;
 
-fn take(series: wk_storage::Series<'_>) -> (Labels, Vec<(i64, u64)>) {
-    (series.labels, series.samples.map(|s| s.unwrap()).map(|s| (s.t, s.v.to_bits())).collect())
+fn take(series: wk_storage::Series) -> (Labels, Vec<(i64, u64)>) {
+    (series.labels, series.samples.iter().map(|s| (s.t, s.v.to_bits())).collect())
 }
 
 #[test]

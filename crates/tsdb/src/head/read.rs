@@ -45,33 +45,50 @@ impl HeadQuerier<'_> {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Sample>, QueryError> {
-        let snap = self.head.with_series(r, |s| s.snapshot(mint, maxt));
-        materialize(snap, labels, mint, maxt)
+        let mut out = Vec::new();
+        materialize(self.snapshot(r, mint, maxt), labels, mint, maxt, &mut out)?;
+        Ok(out)
+    }
+
+    /// Copies out what series `r` holds in `[mint, maxt]` (chunk references
+    /// and out-of-order samples), for [`materialize`].
+    pub(crate) fn snapshot(&self, r: SeriesRef, mint: i64, maxt: i64) -> Snapshot {
+        self.head.with_series(r, |s| s.snapshot(mint, maxt))
     }
 }
 
-/// Decodes a snapshot into the samples inside `[mint, maxt]`, merging the
-/// out-of-order list.
-fn materialize(snap: Snapshot, labels: &Labels, mint: i64, maxt: i64) -> Result<Vec<Sample>, QueryError> {
-    let mut out = Vec::with_capacity(snap.chunks.len() * 120 + snap.ooo.len());
+/// Decodes a snapshot's samples inside `[mint, maxt]` and appends them to
+/// `out` (whose existing samples are left alone), merging the out-of-order
+/// list; `out` grows at most once, by the snapshot's own count.
+pub(crate) fn materialize(
+    snap: Snapshot,
+    labels: &Labels,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<Sample>,
+) -> Result<(), QueryError> {
+    let base = out.len();
+    out.reserve(snap.len());
     let corrupt = |e: crate::TsdbError| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() };
     for chunk in &snap.chunks {
-        for s in XorIter::new(chunk).map_err(corrupt)? {
-            let s = s.map_err(corrupt)?;
+        let fail = |out: &mut Vec<Sample>, e| {
+            out.truncate(base);
+            Err(corrupt(e))
+        };
+        match XorIter::new(chunk) {
             // Head chunks hold strictly increasing timestamps.
-            if s.t > maxt {
-                break;
-            }
-            if mint <= s.t {
-                out.push(s);
-            }
+            Ok(iter) => match iter.append_range(mint, maxt, out) {
+                Ok(()) => {}
+                Err(e) => return fail(out, e),
+            },
+            Err(e) => return fail(out, e),
         }
     }
     if !snap.ooo.is_empty() {
         out.extend_from_slice(&snap.ooo);
-        out.sort_by_key(|s| s.t);
+        out[base..].sort_by_key(|s| s.t);
     }
-    Ok(out)
+    Ok(())
 }
 
 impl Querier for HeadQuerier<'_> {
@@ -79,9 +96,10 @@ impl Querier for HeadQuerier<'_> {
         let head = self.head;
         let iter = self.sorted_series(matchers, mint, maxt).into_iter().filter_map(move |(labels, r)| {
             let snap = head.with_series(r, |s| s.snapshot(mint, maxt));
-            match materialize(snap, &labels, mint, maxt) {
-                Ok(samples) if samples.is_empty() => None,
-                Ok(samples) => Some(Ok(Series { labels, samples: Box::new(samples.into_iter().map(Ok)) })),
+            let mut samples = Vec::new();
+            match materialize(snap, &labels, mint, maxt, &mut samples) {
+                Ok(()) if samples.is_empty() => None,
+                Ok(()) => Some(Ok(Series { labels, samples })),
                 Err(e) => Some(Err(e)),
             }
         });

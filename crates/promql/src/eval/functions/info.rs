@@ -90,7 +90,7 @@ fn info_series(ev: &mut Evaluator<'_>, names: &[Matcher], data: &[Matcher], t: i
     let mut latest: BTreeMap<(Vec<String>, String), InfoSeries> = BTreeMap::new();
     for series in set {
         let series = series?;
-        let samples: Vec<_> = series.samples.collect::<Result<_, _>>()?;
+        let samples = series.samples;
         ev.add_samples(samples.len())?;
         let Some(last) = samples.last() else { continue };
         if is_stale_nan(last.v) || !data.iter().all(|m| m.matches(series.labels.get(m.name()).unwrap_or(""))) {

@@ -11,7 +11,7 @@
 //! order, with the same code ([`Fold`]), as step by step.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use wk_model::{Labels, Sample};
@@ -64,35 +64,23 @@ pub(super) fn eval(
             let mut lanes = Vec::with_capacity(sets.len());
             for set in sets {
                 let (tx, rx) = sync_channel(READ_AHEAD);
-                let (recycle_tx, recycle_rx) = channel();
-                spawn_reader(scope, move || read_split(set, &tx, &recycle_rx))?;
-                lanes.push((rx, recycle_tx));
+                spawn_reader(scope, move || read_split(set, &tx))?;
+                lanes.push(rx);
             }
             let n = lanes.len();
             // Candidate `i` comes from lane `i % n`; the first lane to end ends the set.
             let mut turn = 0;
             let items = std::iter::from_fn(|| {
-                let item = lanes[turn % n].0.recv().ok();
+                let item = lanes[turn % n].recv().ok();
                 turn += 1;
                 item
             });
-            let mut back = 0;
-            let lanes_ref = &lanes;
-            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, |v| {
-                // The reader may have stopped already; the vector is then dropped.
-                let _ = lanes_ref[back % n].1.send(v);
-                back += 1;
-            })
+            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items)
         })?,
-        Some(sets) => {
-            let items =
-                sets.into_iter().flatten().map(|c| c.and_then(|c| c.map(|s| take_samples(s, Vec::new())).transpose()));
-            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, drop)?;
-        }
+        Some(sets) => fold_series(ev, a, op, leaf, steps, &args, &mut groups, sets.into_iter().flatten())?,
         None => {
             let set = ev.querier.select(&matchers, mint, maxt)?;
-            let items = set.map(|s| s.and_then(|s| take_samples(s, Vec::new())).map(Some));
-            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items, drop)?;
+            fold_series(ev, a, op, leaf, steps, &args, &mut groups, set.map(|s| s.map(Some)))?;
         }
     }
     let (out, per_step) = groups.finish(op, steps, leaf.drop_name());
@@ -108,9 +96,8 @@ pub(super) fn eval(
 /// that their samples stay a small part of the query's memory.
 const READ_AHEAD: usize = 16;
 
-type ReadSeries = std::result::Result<(Labels, Vec<Sample>), QueryError>;
 /// A candidate of a split selection: `None` when it has no sample in range.
-type ReadCandidate = std::result::Result<Option<(Labels, Vec<Sample>)>, QueryError>;
+type ReadCandidate = std::result::Result<Option<Series>, QueryError>;
 
 /// Starts a reader thread in `scope`.
 fn spawn_reader<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, f: impl FnOnce() + Send + 'scope) -> Result<()> {
@@ -130,25 +117,11 @@ fn readers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
 }
 
-/// Moves `series`' samples into `spare` (cleared first), sized once by the
-/// storage's exact hint.
-fn take_samples(series: Series<'_>, mut spare: Vec<Sample>) -> ReadSeries {
-    spare.clear();
-    spare.reserve(series.samples.size_hint().0);
-    for sample in series.samples {
-        spare.push(sample?);
-    }
-    Ok((series.labels, spare))
-}
-
-/// Reads the candidates of one set of a split selection, each into a vector
-/// recycled from `recycle` when one is there, and sends them on `tx` (`None`
-/// for one without samples, so the receiver can interleave the sets), until
-/// the set ends, a read fails (the error is sent), or the receiver is gone.
-fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>, recycle: &Receiver<Vec<Sample>>) {
-    for candidate in set {
-        let spare = || recycle.try_recv().unwrap_or_default();
-        let read = candidate.and_then(|c| c.map(|series| take_samples(series, spare())).transpose());
+/// Reads the candidates of one set of a split selection and sends them on `tx`
+/// (`None` for one without samples, so the receiver can interleave the sets),
+/// until the set ends, a read fails (the error is sent), or the receiver is gone.
+fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>) {
+    for read in set {
         let failed = read.is_err();
         if tx.send(read).is_err() || failed {
             return;
@@ -157,8 +130,7 @@ fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>, recycle: &Recei
 }
 
 /// Evaluates the leaf over each series of `items`, in order (skipping empty
-/// candidates), and folds the values into `groups`; hands each emptied sample
-/// vector to `recycle`.
+/// candidates), and folds the values into `groups`.
 #[allow(clippy::too_many_arguments)]
 fn fold_series(
     ev: &mut Evaluator<'_>,
@@ -169,13 +141,12 @@ fn fold_series(
     args: &super::StepArgs,
     groups: &mut Groups,
     items: impl Iterator<Item = ReadCandidate>,
-    mut recycle: impl FnMut(Vec<Sample>),
 ) -> Result<()> {
     let mut prev: Option<Labels> = None;
     let mut buf = Vec::new();
     let mut i = 0u64;
     for read in items {
-        let Some((labels, samples)) = read? else {
+        let Some(Series { labels, samples }) = read? else {
             continue;
         };
         ev.add_samples(samples.len())?;
@@ -197,7 +168,6 @@ fn fold_series(
         });
         ev.release_samples(s.samples.len());
         prev = Some(s.metric);
-        recycle(s.samples);
         i += 1;
     }
     Ok(())
