@@ -411,14 +411,37 @@ fn encode_xor(samples: &[Sample], out: &mut Vec<u8>) {
     }
 }
 
+thread_local! {
+    /// The two integer columns of the series being decoded, kept per thread:
+    /// a full-scan query decodes a series blob every few microseconds.
+    static COLUMNS: std::cell::RefCell<(Vec<i64>, Vec<i64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Columns kept between calls at most (a 16 h series at 15 s has 3,840).
+const KEEP_COLUMN: usize = 1 << 16;
+
 /// Decodes a blob written by [`encode_series`] into `out` (appended).
 pub fn decode_series(blob: &[u8], out: &mut Vec<Sample>) -> Result<()> {
+    COLUMNS.with(|cols| match cols.try_borrow_mut() {
+        Ok(mut cols) => {
+            let (ts, ms) = &mut *cols;
+            let got = decode_series_with(blob, out, ts, ms);
+            if ts.capacity().max(ms.capacity()) > KEEP_COLUMN {
+                *ts = Vec::new();
+                *ms = Vec::new();
+            }
+            got
+        }
+        Err(_) => decode_series_with(blob, out, &mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+fn decode_series_with(blob: &[u8], out: &mut Vec<Sample>, ts: &mut Vec<i64>, ms: &mut Vec<i64>) -> Result<()> {
     let mut c = Cursor::new(blob);
     // A group of up to GROUP samples costs at least two header bytes, so the
     // blob's length bounds the count (and every allocation below).
     let n = c.count(blob.len().saturating_mul(GROUP))?;
-    let mut ts = Vec::new();
-    decode_ints(&mut c, n, &mut ts)?;
+    decode_ints(&mut c, n, ts)?;
     match c.u8()? {
         VALUES_DECIMAL => {
             let k = c.u8()?;
@@ -433,12 +456,11 @@ pub fn decode_series(blob: &[u8], out: &mut Vec<Sample>) -> Result<()> {
                 let bits = u64::from_le_bytes(c.bytes(8)?.try_into().expect("8 bytes"));
                 special.push((at, bits));
             }
-            let mut ms = Vec::new();
-            decode_ints(&mut c, n, &mut ms)?;
+            decode_ints(&mut c, n, ms)?;
             let scale = 10f64.powi(i32::from(k));
             out.reserve(n);
             let start = out.len();
-            out.extend(ts.iter().zip(&ms).map(|(&t, &m)| Sample::new(t, from_mantissa(m, scale))));
+            out.extend(ts.iter().zip(ms.iter()).map(|(&t, &m)| Sample::new(t, from_mantissa(m, scale))));
             for (i, bits) in special {
                 out[start + i].v = f64::from_bits(bits);
             }
@@ -461,7 +483,7 @@ pub fn decode_series(blob: &[u8], out: &mut Vec<Sample>) -> Result<()> {
             if out.len() - start != n {
                 return Err(CodecError::Invalid("fewer samples than the count"));
             }
-            for (s, &t) in out[start..].iter().zip(&ts) {
+            for (s, &t) in out[start..].iter().zip(ts.iter()) {
                 if s.t != t {
                     return Err(CodecError::Invalid("XOR chunk timestamps differ from the column"));
                 }

@@ -6,11 +6,15 @@ use std::collections::BTreeMap;
 
 use super::codec::{CodecError, Cursor, put_uvarint};
 
-/// File header: magic `"WKBK"`, format version 2, three reserved zero bytes.
+/// File header: magic `"WKBK"`, format version 3, three reserved zero bytes.
 /// (Version 1, without compressed frames, was never released.)
-pub(crate) const HEADER: [u8; 8] = *b"WKBK\x02\0\0\0";
-/// Trailing magic of the footer.
-pub(crate) const FOOTER_MAGIC: [u8; 8] = *b"WKBKEND\x02";
+pub(crate) const HEADER: [u8; 8] = *b"WKBK\x03\0\0\0";
+/// Trailing magic of the footer: `"WKBKEND"` and the version.
+pub(crate) const FOOTER_MAGIC: [u8; 8] = *b"WKBKEND\x03";
+/// The oldest version read. Version 2 differs from 3 only in that every frame
+/// is deflated; from 3 on, a frame whose stored length equals its
+/// uncompressed length is stored as is (see [`Frame::is_stored`]).
+pub(crate) const OLDEST_VERSION: u8 = 2;
 /// Number of sections.
 pub(crate) const SECTIONS: usize = 7;
 /// Uncompressed bytes of series data per compressed frame (a larger series
@@ -56,6 +60,16 @@ pub(crate) struct Frame {
     pub ulen: u32,
     /// CRC-32C of the compressed bytes.
     pub crc: u32,
+}
+
+impl Frame {
+    /// Whether the frame is stored as is, not deflated: in a version 3 block,
+    /// when its stored length equals its content's. (The writer stores a frame
+    /// as is when deflate saves less than an eighth of it, so a deflated frame
+    /// is always shorter than its content.)
+    pub(crate) fn is_stored(&self, version: u8) -> bool {
+        version >= 3 && self.len == self.ulen
+    }
 }
 
 pub(crate) fn encode_frames(frames: &[Frame], out: &mut Vec<u8>) {
@@ -247,22 +261,24 @@ pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
 }
 
-/// Decodes and checks the footer of a whole file: magic, CRC, section bounds.
-pub(crate) fn decode_footer(file: &[u8]) -> Result<([Section; SECTIONS], BlockMeta), &'static str> {
+/// Decodes and checks the footer of a whole file: magic, version, CRC,
+/// section bounds. Returns the sections, the facts and the format version.
+pub(crate) fn decode_footer(file: &[u8]) -> Result<([Section; SECTIONS], BlockMeta, u8), &'static str> {
     if file.len() < HEADER.len() + FOOTER_LEN {
         return Err("file shorter than header and footer");
     }
     if file[..4] != HEADER[..4] {
         return Err("bad magic: not a block file");
     }
-    if file[4] != HEADER[4] {
+    let version = file[4];
+    if !(OLDEST_VERSION..=HEADER[4]).contains(&version) {
         return Err("unsupported block format version");
     }
     if file[5..HEADER.len()] != HEADER[5..] {
         return Err("reserved header bytes are not zero");
     }
     let footer = &file[file.len() - FOOTER_LEN..];
-    if footer[FOOTER_LEN - 8..] != FOOTER_MAGIC {
+    if footer[FOOTER_LEN - 8..FOOTER_LEN - 1] != FOOTER_MAGIC[..7] || footer[FOOTER_LEN - 1] != version {
         return Err("footer magic missing: file truncated or not a block");
     }
     let body = &footer[..FOOTER_LEN - 12];
@@ -296,5 +312,5 @@ pub(crate) fn decode_footer(file: &[u8]) -> Result<([Section; SECTIONS], BlockMe
     if meta.mint >= meta.maxt {
         return Err("empty or inverted time range");
     }
-    Ok((sections, meta))
+    Ok((sections, meta, version))
 }

@@ -39,6 +39,8 @@ pub struct Block {
     n_names: usize,
     n_pairs: usize,
     n_frames: usize,
+    /// The file's format version (frames stored as is from 3 on).
+    version: u8,
     tombstones: RwLock<Arc<Tombstones>>,
     /// Recently used decompressed frames: sequential reads hit them, and so do
     /// repeated queries for a few series (a dashboard panel refreshing).
@@ -53,6 +55,23 @@ pub struct Block {
 /// 30 hosts reads a few hundred frames, which 64 kept frames re-inflated on
 /// every run.
 const FRAME_CACHE: usize = 512;
+
+/// The content of a frame: in the map, or decompressed.
+enum FrameBytes<'a> {
+    Stored(&'a [u8]),
+    Inflated(Arc<[u8]>),
+}
+
+impl std::ops::Deref for FrameBytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            FrameBytes::Stored(bytes) => bytes,
+            FrameBytes::Inflated(content) => content,
+        }
+    }
+}
 
 /// The least recently used decompressed frames of one block, by frame index.
 #[derive(Debug, Default)]
@@ -108,7 +127,7 @@ impl Block {
         let bytes =
             fs.map(path).map_err(|source| TsdbError::Io { op: "map block", path: path.to_path_buf(), source })?;
         let invalid = |detail: &str| TsdbError::InvalidBlock { path: path.to_path_buf(), detail: detail.to_owned() };
-        let (sections, mut meta) = format::decode_footer(&bytes).map_err(invalid)?;
+        let (sections, mut meta, version) = format::decode_footer(&bytes).map_err(invalid)?;
         for id in [
             SectionId::Symbols,
             SectionId::Series,
@@ -137,6 +156,7 @@ impl Block {
             bytes,
             sections,
             meta,
+            version,
             n_symbols: 0,
             n_series: 0,
             n_names: 0,
@@ -488,6 +508,12 @@ impl Block {
         Ok(())
     }
 
+    /// The frames table (for tests of how frames are stored).
+    #[cfg(test)]
+    pub(crate) fn frames(&self) -> Vec<Frame> {
+        (0..self.n_frames).filter_map(|i| format::frame_at(self.section(SectionId::Frames), i)).collect()
+    }
+
     /// The frame holding uncompressed offset `off`, by binary search.
     fn frame_of(&self, off: u64) -> Option<(u32, Frame)> {
         let frames = self.section(SectionId::Frames);
@@ -506,17 +532,22 @@ impl Block {
         None
     }
 
-    /// The decompressed content of frame `index` (checksum checked, size
-    /// bounded by the table), from the cache when recently used.
-    fn frame_content(&self, index: u32, f: Frame) -> Result<Arc<[u8]>> {
-        if let Some(content) = self.frame_cache.lock().get(index) {
-            return Ok(content);
-        }
+    /// The content of frame `index`: in the map for a frame stored as is (the
+    /// caller checks the checksum of the series blob it reads there), else
+    /// decompressed (checksum checked, size bounded by the table), from the
+    /// cache when recently used.
+    fn frame_content(&self, index: u32, f: Frame) -> Result<FrameBytes<'_>> {
         let invalid = |detail: String| TsdbError::InvalidBlock { path: self.path.clone(), detail };
         let data = self.section(SectionId::Data);
         let compressed = data
             .get(f.offset as usize..(f.offset + u64::from(f.len)) as usize)
             .ok_or_else(|| invalid(format!("frame {index} outside the data section")))?;
+        if f.is_stored(self.version) {
+            return Ok(FrameBytes::Stored(compressed));
+        }
+        if let Some(content) = self.frame_cache.lock().get(index) {
+            return Ok(FrameBytes::Inflated(content));
+        }
         if crc32c::crc32c(compressed) != f.crc {
             return Err(invalid(format!("frame {index} checksum mismatch")));
         }
@@ -531,7 +562,7 @@ impl Block {
         }
         let content: Arc<[u8]> = Arc::from(content);
         self.frame_cache.lock().insert(index, Arc::clone(&content));
-        Ok(content)
+        Ok(FrameBytes::Inflated(content))
     }
 
     /// Returns the ids of the series matching `matchers` whose data overlaps

@@ -27,6 +27,27 @@ fn fixture() -> Vec<(Labels, Vec<Sample>)> {
     out
 }
 
+/// Six series of 2,000 samples whose values are noise: their columns do not
+/// deflate, so their frames are stored as is.
+fn noisy_fixture() -> Vec<(Labels, Vec<Sample>)> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out: Vec<(Labels, Vec<Sample>)> = (0..6)
+        .map(|i| {
+            let labels = l(&[("__name__", "noise"), ("i", &i.to_string())]);
+            let samples = (0..2_000)
+                .map(|k| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    Sample::new(1_000 + k * 3_000, ((x >> 20) % 1_000_000_000) as f64 / 1000.0)
+                })
+                .collect();
+            (labels, samples)
+        })
+        .collect();
+    out[2].1[7].v = STALE_NAN;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 fn write(fs: &dyn WalFs, dir: &Path, series: &[(Labels, Vec<Sample>)]) -> std::path::PathBuf {
     fs.create_dir_all(dir).unwrap();
     let meta = BlockMeta { mint: 0, maxt: 7_200_000, level: 0, ..Default::default() };
@@ -117,6 +138,57 @@ fn writer_rejects_out_of_order_series_and_out_of_range_samples() {
 }
 
 #[test]
+fn frames_deflate_barely_shrinks_are_stored_as_is() {
+    let fs = SimFs::new();
+    for (data, stored) in [(fixture(), false), (noisy_fixture(), true)] {
+        let path = write(&fs, Path::new(if stored { "/noisy" } else { "/regular" }), &data);
+        let b = Block::open(&fs, &path).unwrap();
+        let frames = b.frames();
+        assert!(!frames.is_empty());
+        for f in &frames {
+            assert_eq!(f.is_stored(3), stored, "{f:?}");
+            if !stored {
+                assert!(f.len < f.ulen - f.ulen / 8, "a deflated frame saves at least an eighth: {f:?}");
+            }
+        }
+        b.verify().unwrap();
+        let mut buf = Vec::new();
+        for (id, (_, samples)) in data.iter().enumerate() {
+            b.samples(id as u32, i64::MIN, i64::MAX, &mut buf).unwrap();
+            assert_eq!(buf.len(), samples.len());
+            assert!(buf.iter().zip(samples).all(|(a, b)| a.bit_eq(b)));
+        }
+    }
+}
+
+/// Version 2 (every frame deflated) is still read; unknown versions are refused.
+#[test]
+fn format_versions() {
+    let fs = SimFs::new();
+    let data = fixture();
+    let path = write(&fs, Path::new("/d"), &data);
+    let bytes = fs.read(&path).unwrap();
+    assert_eq!((bytes[4], bytes[bytes.len() - 1]), (3, 3));
+    let with_version = |v: u8| {
+        let mut b = bytes.clone();
+        let last = b.len() - 1;
+        (b[4], b[last]) = (v, v);
+        fs.overwrite(&path, &b).unwrap();
+        Block::open(&fs, &path)
+    };
+    let b = with_version(2).expect("version 2 opens");
+    let mut buf = Vec::new();
+    for (id, (_, samples)) in data.iter().enumerate() {
+        b.samples(id as u32, i64::MIN, i64::MAX, &mut buf).unwrap();
+        assert!(buf.iter().zip(samples).all(|(a, b)| a.bit_eq(b)));
+    }
+    for v in [1, 4, 0xFF] {
+        let err = with_version(v).expect_err("unknown version").to_string();
+        assert!(err.contains("unsupported block format version"), "{err}");
+    }
+}
+
+#[test]
 fn every_truncation_is_detected() {
     let fs = SimFs::new();
     let path = write(&fs, Path::new("/d"), &fixture());
@@ -148,9 +220,9 @@ proptest! {
     /// Any single flipped bit is detected at open or when the damaged frame is
     /// read; it never panics or returns wrong data.
     #[test]
-    fn bit_flips_are_detected(at in any::<usize>(), bit in 0u8..8) {
+    fn bit_flips_are_detected(at in any::<usize>(), bit in 0u8..8, noisy in any::<bool>()) {
         let fs = SimFs::new();
-        let data = fixture();
+        let data = if noisy { noisy_fixture() } else { fixture() };
         let path = write(&fs, Path::new("/d"), &data);
         let mut bytes = fs.read(&path).unwrap();
         let i = at % bytes.len();
