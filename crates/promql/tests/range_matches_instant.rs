@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use wk_model::{Labels, STALE_NAN, Sample};
 use wk_promql::{Engine, Value, parse};
 use wk_storage::Appender;
-use wk_tsdb::{Head, HeadOptions};
+use wk_tsdb::{Db, DbOptions, Head, HeadOptions};
 
 const STEP: i64 = 15_000;
 const SCRAPES: i64 = 120;
@@ -20,6 +20,14 @@ const SCRAPES: i64 = 120;
 fn head() -> Head {
     let head = Head::new(HeadOptions::default()).unwrap();
     let mut app = head.appender();
+    fill(&mut app, 4);
+    app.commit().unwrap();
+    drop(app);
+    head
+}
+
+/// Appends the data of [`head`] with `instances` instances per job.
+fn fill(app: &mut impl Appender, instances: usize) {
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -28,7 +36,7 @@ fn head() -> Head {
         rng
     };
     for job in ["a", "b", "c"] {
-        for inst in 0..4 {
+        for inst in 0..instances {
             let inst = format!("i{inst}");
             for mode in ["user", "system", "idle"] {
                 let l = |name: &str| {
@@ -70,9 +78,6 @@ fn head() -> Head {
             }
         }
     }
-    app.commit().unwrap();
-    drop(app);
-    head
 }
 
 const QUERIES: &[&str] = &[
@@ -193,17 +198,52 @@ fn points(v: Value, at: i64) -> BTreeMap<String, Vec<(i64, u64)>> {
 #[test]
 fn every_step_of_a_range_query_equals_an_instant_query() {
     let h = head();
-    let q = h.querier();
+    check(&h.querier(), QUERIES);
+}
+
+/// Aggregations streamed from a selection large enough for storage to split
+/// it over reader threads (which read and evaluate the series while the query
+/// thread folds them), from blocks and the head, against instant queries,
+/// which read on one thread; `rate` of a gauge adds an info from the readers.
+#[test]
+fn split_streamed_aggregations_equal_instant_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DbOptions { block_range_ms: 10 * 60_000, retention_ms: 0, ..DbOptions::default() };
+    let (db, _) = Db::open(dir.path(), options).unwrap();
+    let mut app = db.appender();
+    // 540 series of each metric: two readers of at least 256 series each.
+    fill(&mut app, 60);
+    app.commit().unwrap();
+    drop(app);
+    db.maintain().unwrap();
+    assert!(!db.blocks().is_empty(), "part of the data should be in blocks");
+    check(
+        &db.querier(),
+        &[
+            "sum by (job) (rate(c_total[1m]))",
+            "count by (mode) (c_total)",
+            "avg without (instance) (g)",
+            "stdvar(rate(c_total[1m]))",
+            "max by (job) (g)",
+            "sum(rate(g[1m]))",
+            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[2m])))",
+        ],
+    );
+}
+
+/// Checks every query of `queries`: a range query over the data equals the
+/// instant queries at its steps, points (to the bit) and annotations.
+fn check(q: &dyn wk_storage::Querier, queries: &[&str]) {
     let e = Engine::default();
     let (start, end, step) = (150_000, (SCRAPES - 1) * STEP, 30_000);
-    for text in QUERIES {
+    for text in queries {
         let expr = parse(text).unwrap();
-        let range = e.range(&q, &expr, start, end, step).unwrap();
+        let range = e.range(q, &expr, start, end, step).unwrap();
         let mut want: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
         let mut annotations = wk_promql::Annotations::default();
         let mut t = start;
         while t <= end {
-            let r = e.instant(&q, &expr, t).unwrap();
+            let r = e.instant(q, &expr, t).unwrap();
             annotations.warnings.extend(r.annotations.warnings);
             annotations.infos.extend(r.annotations.infos);
             for (k, p) in points(r.value, t) {

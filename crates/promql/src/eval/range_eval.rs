@@ -197,6 +197,19 @@ impl Leaf<'_> {
         (args, None)
     }
 
+    /// What evaluating the leaf over a series takes from the evaluator, taken
+    /// once so that [`values`](Self::values) can run on reader threads.
+    fn params(&self, ev: &Evaluator<'_>) -> LeafParams {
+        match self {
+            Leaf::Instant(vs) => LeafParams {
+                at: ev.at_time(&vs.at),
+                offset: offset_millis(&vs.offset),
+                lookback: ev.opts.lookback_delta_ms,
+            },
+            Leaf::RangeFn(_) => LeafParams::default(),
+        }
+    }
+
     /// Computes one series at each of `steps` (whose arguments are `args`),
     /// calling `out(k, value)` for each step `k` with a value. `noted` records
     /// that the series was checked for the `rate` counter-name info.
@@ -209,40 +222,75 @@ impl Leaf<'_> {
         args: &StepArgs,
         buf: &mut Vec<Sample>,
         noted: &mut bool,
-        mut out: impl FnMut(usize, f64),
+        out: impl FnMut(usize, f64),
     ) {
+        let present = self.values(&self.params(ev), &s.samples, steps, args, buf, out);
+        if present && !*noted {
+            *noted = true;
+            self.note_series(ev, &s.metric);
+        }
+    }
+
+    /// Adds the info a range function gives for a series it read a sample of
+    /// (`rate` of a name that does not look like a counter).
+    fn note_series(&self, ev: &mut Evaluator<'_>, metric: &Labels) {
+        if let Leaf::RangeFn(f) = self {
+            f.note_series(ev, metric);
+        }
+    }
+
+    /// [`series_values`](Self::series_values) without the evaluator: returns
+    /// whether a range function's window held a sample at some step (when the
+    /// series is to be noted).
+    fn values(
+        &self,
+        params: &LeafParams,
+        samples: &[Sample],
+        steps: &[i64],
+        args: &StepArgs,
+        buf: &mut Vec<Sample>,
+        mut out: impl FnMut(usize, f64),
+    ) -> bool {
         match self {
-            Leaf::Instant(vs) => {
-                let (at, offset, lookback) = (ev.at_time(&vs.at), offset_millis(&vs.offset), ev.opts.lookback_delta_ms);
+            Leaf::Instant(_) => {
+                let LeafParams { at, offset, lookback } = *params;
                 let mut end = 0;
                 for (k, &ts) in steps.iter().enumerate() {
                     let t = at.unwrap_or(ts) - offset;
-                    end = seek(&s.samples, end, t);
-                    if let Some(v) = latest(&s.samples[..end], t, lookback) {
+                    end = seek(samples, end, t);
+                    if let Some(v) = latest(&samples[..end], t, lookback) {
                         out(k, v);
                     }
                 }
+                false
             }
             Leaf::RangeFn(f) => {
                 let (mut lo, mut hi) = (0, 0);
-                let may_be_stale = s.samples.iter().any(|p| is_stale_nan(p.v));
+                let may_be_stale = samples.iter().any(|p| is_stale_nan(p.v));
+                let mut any = false;
                 for (k, &ts) in steps.iter().enumerate() {
                     let (scalars, window) = &args[k];
-                    lo = seek(&s.samples, lo, window.0);
-                    hi = seek(&s.samples, hi, window.1).max(lo);
+                    lo = seek(samples, lo, window.0);
+                    hi = seek(samples, hi, window.1).max(lo);
                     let mut present = false;
-                    let v = f.value_of(&s.samples[lo..hi], may_be_stale, scalars, *window, ts, buf, &mut present);
-                    if present && !*noted {
-                        *noted = true;
-                        f.note_series(ev, &s.metric);
-                    }
+                    let v = f.value_of(&samples[lo..hi], may_be_stale, scalars, *window, ts, buf, &mut present);
+                    any |= present;
                     if let Some(v) = v {
                         out(k, v);
                     }
                 }
+                any
             }
         }
     }
+}
+
+/// The evaluator's settings an instant selector leaf needs per series.
+#[derive(Debug, Clone, Copy, Default)]
+struct LeafParams {
+    at: Option<i64>,
+    offset: i64,
+    lookback: i64,
 }
 
 /// Computes a leaf over the query's evaluation times, block by block.

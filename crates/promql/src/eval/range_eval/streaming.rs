@@ -17,9 +17,9 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use wk_model::{Labels, Sample};
 use wk_storage::{QueryError, Series, SplitSet};
 
-use super::{Leaf, StepMatrix, StepSeries};
+use super::{Leaf, LeafParams, StepArgs, StepMatrix, StepSeries};
 use crate::eval::aggregation::{Fold, FoldOp, group_labels};
-use crate::eval::{Evaluator, LoadedSeries, selector};
+use crate::eval::{Evaluator, selector};
 use crate::{PromqlError, Result};
 
 /// Most per-group, per-step states one streamed aggregation may hold (about
@@ -53,18 +53,21 @@ pub(super) fn eval(
         return Ok(None);
     }
     let mut groups = Groups { steps: steps.len(), ..Groups::default() };
-    // Reading (block frames inflated, columns decoded, head chunks walked) is
-    // most of a streamed aggregation. When storage splits the selection, each
-    // set is read on its own thread while this one evaluates and folds, series
-    // by series in storage order, so the sums are the same, to the bit, as
-    // when read here; small selections are read here, without threads.
+    let eval = SeriesEval { leaf, params: leaf.params(ev), steps, args: &args };
+    // Reading (block columns decoded, head chunks walked) and evaluating each
+    // series at every step (a `rate` per window) are most of a streamed
+    // aggregation. When storage splits the selection, each set is read and
+    // evaluated on its own thread while this one folds, series by series in
+    // storage order, so the sums are the same, to the bit, as when done here;
+    // small selections are done here, without threads.
     let (mint, maxt) = (ev.data_mint, ev.data_maxt);
     match ev.querier.select_split(&matchers, mint, maxt, readers(), SERIES_PER_READER)? {
         Some(sets) if sets.len() > 1 => std::thread::scope(|scope| {
             let mut lanes = Vec::with_capacity(sets.len());
             for set in sets {
                 let (tx, rx) = sync_channel(READ_AHEAD);
-                spawn_reader(scope, move || read_split(set, &tx))?;
+                let eval = &eval;
+                spawn_reader(scope, move || read_split(set, eval, &tx))?;
                 lanes.push(rx);
             }
             let n = lanes.len();
@@ -75,12 +78,17 @@ pub(super) fn eval(
                 turn += 1;
                 item
             });
-            fold_series(ev, a, op, leaf, steps, &args, &mut groups, items)
+            fold_series(ev, a, op, leaf, &mut groups, items)
         })?,
-        Some(sets) => fold_series(ev, a, op, leaf, steps, &args, &mut groups, sets.into_iter().flatten())?,
+        Some(sets) => {
+            let mut buf = Vec::new();
+            let items = sets.into_iter().flatten().map(|c| c.map(|c| c.map(|s| eval.eval(s, &mut buf))));
+            fold_series(ev, a, op, leaf, &mut groups, items)?;
+        }
         None => {
             let set = ev.querier.select(&matchers, mint, maxt)?;
-            fold_series(ev, a, op, leaf, steps, &args, &mut groups, set.map(|s| s.map(Some)))?;
+            let mut buf = Vec::new();
+            fold_series(ev, a, op, leaf, &mut groups, set.map(|s| s.map(|s| Some(eval.eval(s, &mut buf)))))?;
         }
     }
     let (out, per_step) = groups.finish(op, steps, leaf.drop_name());
@@ -92,12 +100,41 @@ pub(super) fn eval(
     Ok(Some(StepMatrix(out)))
 }
 
-/// Series read ahead of the folding thread: enough to keep it busy, few enough
-/// that their samples stay a small part of the query's memory.
+/// Series evaluated ahead of the folding thread: enough to keep it busy.
 const READ_AHEAD: usize = 16;
 
-/// A candidate of a split selection: `None` when it has no sample in range.
-type ReadCandidate = std::result::Result<Option<Series>, QueryError>;
+/// One series evaluated at every step.
+struct Evaluated {
+    labels: Labels,
+    /// How many samples it had.
+    samples: usize,
+    /// `(step index, value)` of the steps where it has a value.
+    values: Vec<(u32, f64)>,
+    /// Whether a range function read a sample of it (see `Leaf::values`).
+    present: bool,
+}
+
+/// A candidate of a (split) selection: `None` when it has no sample in range.
+type Candidate = std::result::Result<Option<Evaluated>, QueryError>;
+
+/// The leaf's evaluation over one series, with what it needs of the evaluator
+/// taken beforehand, so that reader threads can run it.
+struct SeriesEval<'a, 'e> {
+    leaf: &'a Leaf<'e>,
+    params: LeafParams,
+    steps: &'a [i64],
+    args: &'a StepArgs,
+}
+
+impl SeriesEval<'_, '_> {
+    fn eval(&self, series: Series, buf: &mut Vec<Sample>) -> Evaluated {
+        let mut values = Vec::with_capacity(self.steps.len());
+        let present = self.leaf.values(&self.params, &series.samples, self.steps, self.args, buf, |k, v| {
+            values.push((k as u32, v));
+        });
+        Evaluated { labels: series.labels, samples: series.samples.len(), values, present }
+    }
+}
 
 /// Starts a reader thread in `scope`.
 fn spawn_reader<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, f: impl FnOnce() + Send + 'scope) -> Result<()> {
@@ -117,11 +154,14 @@ fn readers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
 }
 
-/// Reads the candidates of one set of a split selection and sends them on `tx`
-/// (`None` for one without samples, so the receiver can interleave the sets),
-/// until the set ends, a read fails (the error is sent), or the receiver is gone.
-fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>) {
+/// Reads and evaluates the candidates of one set of a split selection and sends
+/// them on `tx` (`None` for one without samples, so the receiver can
+/// interleave the sets), until the set ends, a read fails (the error is sent),
+/// or the receiver is gone.
+fn read_split(set: SplitSet<'_>, eval: &SeriesEval<'_, '_>, tx: &SyncSender<Candidate>) {
+    let mut buf = Vec::new();
     for read in set {
+        let read = read.map(|c| c.map(|s| eval.eval(s, &mut buf)));
         let failed = read.is_err();
         if tx.send(read).is_err() || failed {
             return;
@@ -129,27 +169,24 @@ fn read_split(set: SplitSet<'_>, tx: &SyncSender<ReadCandidate>) {
     }
 }
 
-/// Evaluates the leaf over each series of `items`, in order (skipping empty
-/// candidates), and folds the values into `groups`.
-#[allow(clippy::too_many_arguments)]
+/// Folds the values of each evaluated series of `items` into `groups`, in
+/// order (skipping empty candidates).
 fn fold_series(
     ev: &mut Evaluator<'_>,
     a: &AggregateExpr,
     op: FoldOp,
     leaf: &Leaf<'_>,
-    steps: &[i64],
-    args: &super::StepArgs,
     groups: &mut Groups,
-    items: impl Iterator<Item = ReadCandidate>,
+    items: impl Iterator<Item = Candidate>,
 ) -> Result<()> {
     let mut prev: Option<Labels> = None;
-    let mut buf = Vec::new();
     let mut i = 0u64;
     for read in items {
-        let Some(Series { labels, samples }) = read? else {
+        let Some(Evaluated { labels, samples, values, present }) = read? else {
             continue;
         };
-        ev.add_samples(samples.len())?;
+        // Counted as the per-step evaluator counts a loaded series.
+        ev.add_samples(samples)?;
         ev.check()?;
         if prev.as_ref().is_some_and(|p| *p >= labels) {
             return Err(PromqlError::Eval(format!(
@@ -157,17 +194,19 @@ fn fold_series(
             )));
         }
         let g = groups.of(&labels, &a.modifier);
-        let s = LoadedSeries { metric: labels, samples };
-        let mut noted = false;
         let (folds, first) = groups.cells(g);
-        leaf.series_values(ev, &s, steps, args, &mut buf, &mut noted, |k, v| {
+        for (k, v) in values {
+            let k = k as usize;
             if folds[k].is_empty() {
                 first[k] = i;
             }
             folds[k].push(op, v);
-        });
-        ev.release_samples(s.samples.len());
-        prev = Some(s.metric);
+        }
+        if present {
+            leaf.note_series(ev, &labels);
+        }
+        ev.release_samples(samples);
+        prev = Some(labels);
         i += 1;
     }
     Ok(())
