@@ -152,6 +152,29 @@ impl std::ops::Deref for Mapped {
     }
 }
 
+impl Mapped {
+    /// Takes `len` bytes at `offset` out of the process's resident memory: the
+    /// pages of a mapped file stay in the page cache, and reading them again
+    /// maps them again, with the same bytes. A no-op for an owned copy, and
+    /// past the end. A full scan of large blocks would otherwise leave every
+    /// page of them counted in the process's resident set.
+    #[expect(unsafe_code, reason = "madvise(MADV_DONTNEED) on a read-only file mapping; see SAFETY")]
+    pub fn release(&self, offset: usize, len: usize) {
+        let MappedInner::Mmap(map) = &self.0 else {
+            return;
+        };
+        let len = len.min(map.len().saturating_sub(offset));
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the map is a read-only mapping of a file that is never
+        // written in place (see `RealFs::map`). Dropping its pages changes no
+        // byte anyone reads through it: the next read faults the same file
+        // contents back in from the page cache (or the disk).
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+    }
+}
+
 impl fmt::Debug for Mapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.0 {

@@ -214,6 +214,26 @@ fn real_disk_block_is_memory_mapped() {
     assert_eq!(buf.len(), 100);
 }
 
+/// Reads past the release threshold drop the data section's pages from the
+/// process; reading them again gives the same samples.
+#[test]
+fn released_pages_read_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = wk_wal::RealFs::new();
+    let data = noisy_fixture();
+    let path = write(&fs, dir.path(), &data);
+    let b = Block::open(&fs, &path).unwrap();
+    let mut buf = Vec::new();
+    for round in 0..3 {
+        for (id, (_, samples)) in data.iter().enumerate() {
+            b.samples(id as u32, i64::MIN, i64::MAX, &mut buf).unwrap();
+            assert!(buf.iter().zip(samples).all(|(a, b)| a.bit_eq(b)), "round {round}");
+        }
+        b.note_mapped_read(super::reader::RELEASE_BYTES as u32);
+        assert_eq!(b.mapped_reads.load(std::sync::atomic::Ordering::Relaxed), 0, "released");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
