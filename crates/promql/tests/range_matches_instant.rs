@@ -15,8 +15,8 @@ use wk_tsdb::{Db, DbOptions, Head, HeadOptions};
 const STEP: i64 = 15_000;
 const SCRAPES: i64 = 120;
 
-/// 3 jobs x 4 instances x 3 modes of a counter `c_total`, a gauge `g`, and a
-/// histogram `h_bucket`; values from a fixed xorshift sequence.
+/// 3 jobs x 4 instances x 3 modes of counters `c_total` and `d_total`, a gauge
+/// `g`, and a histogram `h_bucket`; values from a fixed xorshift sequence.
 fn head() -> Head {
     let head = Head::new(HeadOptions::default()).unwrap();
     let mut app = head.appender();
@@ -42,11 +42,15 @@ fn fill(app: &mut impl Appender, instances: usize) {
                 let l = |name: &str| {
                     Labels::from_pairs([("__name__", name), ("instance", &inst), ("job", job), ("mode", mode)]).unwrap()
                 };
-                let (c, g) = (l("c_total"), l("g"));
-                let mut counter = 0.0;
+                let (c, g, d) = (l("c_total"), l("g"), l("d_total"));
+                let (mut counter, mut plain) = (0.0, 0.0);
                 for k in 0..SCRAPES {
                     let r = next();
                     let t = k * STEP + (r % 3) as i64 * 1000;
+                    // `d_total`: a counter with resets but no staleness markers
+                    // (where `rate` skips scanning windows without a reset).
+                    plain = if r % 23 == 5 { (r % 3) as f64 } else { plain + (r % 11) as f64 * 0.25 };
+                    app.append(None, &d, Sample::new(t, plain)).unwrap();
                     match r % 29 {
                         0 => continue,
                         1 => counter = 0.0,
@@ -87,6 +91,9 @@ const QUERIES: &[&str] = &[
     "g @ 600",
     "rate(c_total[1m])",
     "increase(c_total[2m] offset 30s)",
+    "rate(d_total[1m])",
+    "increase(d_total[2m] offset 30s)",
+    "sum by (job) (rate(d_total[1m]))",
     "irate(c_total[1m])",
     "resets(c_total[5m])",
     "avg_over_time(g[2m])",
@@ -221,6 +228,7 @@ fn split_streamed_aggregations_equal_instant_queries() {
         &db.querier(),
         &[
             "sum by (job) (rate(c_total[1m]))",
+            "sum by (job) (rate(d_total[1m]))",
             "count by (mode) (c_total)",
             "avg without (instance) (g)",
             "stdvar(rate(c_total[1m]))",

@@ -267,13 +267,28 @@ impl Leaf<'_> {
             Leaf::RangeFn(f) => {
                 let (mut lo, mut hi) = (0, 0);
                 let may_be_stale = samples.iter().any(|p| is_stale_nan(p.v));
+                // `rate` and `increase` look for counter resets in every window;
+                // counted once over the series, a window without any (almost
+                // all of them) skips the scan.
+                let mut resets = Vec::new();
+                if !may_be_stale && f.counts_resets() {
+                    resets.reserve(samples.len());
+                    let mut n = 0u32;
+                    resets.push(0);
+                    for w in samples.windows(2) {
+                        n += u32::from(w[1].v < w[0].v);
+                        resets.push(n);
+                    }
+                }
                 let mut any = false;
                 for (k, &ts) in steps.iter().enumerate() {
                     let (scalars, window) = &args[k];
                     lo = seek(samples, lo, window.0);
                     hi = seek(samples, hi, window.1).max(lo);
+                    let no_resets = hi > lo && !resets.is_empty() && resets[hi - 1] == resets[lo];
                     let mut present = false;
-                    let v = f.value_of(&samples[lo..hi], may_be_stale, scalars, *window, ts, buf, &mut present);
+                    let v =
+                        f.value_of(&samples[lo..hi], may_be_stale, no_resets, scalars, *window, ts, buf, &mut present);
                     any |= present;
                     if let Some(v) = v {
                         out(k, v);

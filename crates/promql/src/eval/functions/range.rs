@@ -150,22 +150,35 @@ impl<'e> OverSelector<'e> {
     ) -> Option<f64> {
         let lo = samples.partition_point(|p| p.t <= window.0);
         let hi = samples.partition_point(|p| p.t <= window.1);
-        self.value_of(&samples[lo..hi.max(lo)], true, scalars, window, ts, buf, present)
+        self.value_of(&samples[lo..hi.max(lo)], true, false, scalars, window, ts, buf, present)
+    }
+
+    /// Whether the function is `rate` or `increase`, which look for counter
+    /// resets in every window (see [`value_of`](Self::value_of)'s `no_resets`).
+    pub(crate) fn counts_resets(&self) -> bool {
+        matches!(self.name, "rate" | "increase")
     }
 
     /// Like [`value`](Self::value), given the samples in the window;
-    /// `may_be_stale` false promises that none of them is a staleness marker.
+    /// `may_be_stale` false promises that none of them is a staleness marker,
+    /// and `no_resets` true that no sample is below the one before it (the
+    /// caller counted resets over the whole series once).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn value_of<'p>(
         &self,
         mut points: &'p [Sample],
         may_be_stale: bool,
+        no_resets: bool,
         scalars: &[f64],
         window: (i64, i64),
         ts: i64,
         buf: &'p mut Vec<Sample>,
         present: &mut bool,
     ) -> Option<f64> {
+        if no_resets && !may_be_stale && self.counts_resets() {
+            *present = !points.is_empty();
+            return extrapolated_rate(points, window, false, true, self.name == "rate");
+        }
         if may_be_stale && points.iter().any(|p| is_stale_nan(p.v)) {
             buf.clear();
             buf.extend(points.iter().filter(|p| !is_stale_nan(p.v)));
@@ -251,9 +264,9 @@ pub(crate) fn counter_info(ev: &mut Evaluator<'_>, metric: &Labels) {
 pub(crate) fn apply(name: &str, p: &[Sample], scalars: &[f64], window: (i64, i64), ts: i64) -> Option<f64> {
     let vals = || p.iter().map(|s| s.v).collect::<Vec<f64>>();
     Some(match name {
-        "rate" => extrapolated_rate(p, window, true, true)?,
-        "increase" => extrapolated_rate(p, window, true, false)?,
-        "delta" => extrapolated_rate(p, window, false, false)?,
+        "rate" => extrapolated_rate(p, window, true, true, true)?,
+        "increase" => extrapolated_rate(p, window, true, true, false)?,
+        "delta" => extrapolated_rate(p, window, false, false, false)?,
         "irate" => instant_value(p, true)?,
         "idelta" => instant_value(p, false)?,
         "deriv" if p.len() >= 2 => linear_regression(p, p[0].t).0,
@@ -316,15 +329,16 @@ fn variance(p: &[Sample]) -> f64 {
 }
 
 /// Prometheus's `extrapolatedRate` for float samples in the window
-/// `(start, end]`.
-fn extrapolated_rate(p: &[Sample], (start, end): (i64, i64), counter: bool, rate: bool) -> Option<f64> {
+/// `(start, end]`; `resets` false skips looking for counter resets (the caller
+/// knows there are none), which changes nothing else.
+fn extrapolated_rate(p: &[Sample], (start, end): (i64, i64), resets: bool, counter: bool, rate: bool) -> Option<f64> {
     if p.len() < 2 {
         return None;
     }
     let (first, last) = (p[0], p[p.len() - 1]);
     let mut result = last.v - first.v;
     // Checking for a reset first skips the dependent additions in the common case.
-    if counter && p.windows(2).any(|w| w[1].v < w[0].v) {
+    if counter && resets && p.windows(2).any(|w| w[1].v < w[0].v) {
         for w in p.windows(2) {
             if w[1].v < w[0].v {
                 result += w[0].v;

@@ -68,15 +68,18 @@ pub(super) fn eval(
                 let (tx, rx) = sync_channel(READ_AHEAD);
                 let eval = &eval;
                 spawn_reader(scope, move || read_split(set, eval, &tx))?;
-                lanes.push(rx);
+                lanes.push((rx, Vec::new().into_iter()));
             }
             let n = lanes.len();
             // Candidate `i` comes from lane `i % n`; the first lane to end ends the set.
             let mut turn = 0;
             let items = std::iter::from_fn(|| {
-                let item = lanes[turn % n].recv().ok();
+                let (rx, batch) = &mut lanes[turn % n];
                 turn += 1;
-                item
+                batch.next().or_else(|| {
+                    *batch = rx.recv().ok()?.into_iter();
+                    batch.next()
+                })
             });
             fold_series(ev, a, op, leaf, &mut groups, items)
         })?,
@@ -100,8 +103,13 @@ pub(super) fn eval(
     Ok(Some(StepMatrix(out)))
 }
 
-/// Series evaluated ahead of the folding thread: enough to keep it busy.
-const READ_AHEAD: usize = 16;
+/// Batches of evaluated series a reader sends ahead of the folding thread:
+/// enough to keep it busy.
+const READ_AHEAD: usize = 4;
+
+/// Evaluated series per batch: a message per series woke the folding thread
+/// (and a reader) tens of thousands of times a second.
+const BATCH: usize = 16;
 
 /// One series evaluated at every step.
 struct Evaluated {
@@ -155,17 +163,25 @@ fn readers() -> usize {
 }
 
 /// Reads and evaluates the candidates of one set of a split selection and sends
-/// them on `tx` (`None` for one without samples, so the receiver can
+/// them on `tx` in batches (`None` for one without samples, so the receiver can
 /// interleave the sets), until the set ends, a read fails (the error is sent),
 /// or the receiver is gone.
-fn read_split(set: SplitSet<'_>, eval: &SeriesEval<'_, '_>, tx: &SyncSender<Candidate>) {
+fn read_split(set: SplitSet<'_>, eval: &SeriesEval<'_, '_>, tx: &SyncSender<Vec<Candidate>>) {
     let mut buf = Vec::new();
+    let mut batch = Vec::with_capacity(BATCH);
     for read in set {
         let read = read.map(|c| c.map(|s| eval.eval(s, &mut buf)));
         let failed = read.is_err();
-        if tx.send(read).is_err() || failed {
-            return;
+        batch.push(read);
+        if batch.len() == BATCH || failed {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.send(full).is_err() || failed {
+                return;
+            }
         }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
     }
 }
 
