@@ -182,7 +182,7 @@ fn recover(history: &dyn Queryable) -> BTreeMap<String, i64> {
     let Ok(set) = querier.select(&[matcher], now - 30 * 86_400_000, now) else { return out };
     for series in set.flatten() {
         let Some(name) = series.labels.get("heartbeat").map(str::to_owned) else { continue };
-        let newest = series.samples.into_iter().filter(|s| !is_stale_nan(s.v)).last();
+        let newest = series.samples.iter().rev().find(|s| !is_stale_nan(s.v)).copied();
         if let Some(sample) = newest {
             out.insert(name, (sample.v * 1000.0) as i64);
         }
