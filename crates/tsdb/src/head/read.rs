@@ -71,17 +71,10 @@ pub(crate) fn materialize(
     out.reserve(snap.len());
     let corrupt = |e: crate::TsdbError| QueryError::Corrupt { series: labels.to_string(), detail: e.to_string() };
     for chunk in &snap.chunks {
-        let fail = |out: &mut Vec<Sample>, e| {
+        // Head chunks hold strictly increasing timestamps.
+        if let Err(e) = XorIter::new(chunk).and_then(|iter| iter.append_range(mint, maxt, out)) {
             out.truncate(base);
-            Err(corrupt(e))
-        };
-        match XorIter::new(chunk) {
-            // Head chunks hold strictly increasing timestamps.
-            Ok(iter) => match iter.append_range(mint, maxt, out) {
-                Ok(()) => {}
-                Err(e) => return fail(out, e),
-            },
-            Err(e) => return fail(out, e),
+            return Err(corrupt(e));
         }
     }
     if !snap.ooo.is_empty() {
