@@ -1,9 +1,10 @@
 //! Pre-encoded remote_write 1.0 requests: protobuf `prometheus.WriteRequest`,
 //! snappy block-compressed, one sample per series as Prometheus' shards send them.
 //!
-//! The load is cut into a grid: `rows` of `samples_per_series` consecutive scrapes
-//! (one scrape per row by default) × `chunks` of `batch_series` consecutive series. Everything is encoded before the clock starts, so the
-//! measured rate is the server's, not the encoder's.
+//! The load is cut into a grid: `rows` of `samples_per_series` consecutive
+//! scrapes (one scrape per row by default) × `chunks` of `batch_series`
+//! consecutive series. Everything is encoded before the clock starts (unless
+//! streamed), so the measured rate is the server's, not the encoder's.
 
 use bytes::Bytes;
 use prost::Message;

@@ -498,20 +498,16 @@ fn leaf_matrix(ev: &mut Evaluator<'_>, leaf: Leaf<'_>, steps: &[i64], result: bo
 /// step by step would.
 fn selector_matrix(ev: &mut Evaluator<'_>, vs: &VectorSelector, steps: &[i64], result: bool) -> Result<StepMatrix> {
     let series = selector::load(ev, vs)?;
-    let (at, offset, lookback) = (ev.at_time(&vs.at), offset_millis(&vs.offset), ev.opts.lookback_delta_ms);
+    let leaf = Leaf::Instant(vs);
+    let params = leaf.params(ev);
     let mut out = Vec::with_capacity(series.len());
     let mut total = 0usize;
     for (i, s) in series.iter().enumerate() {
         ev.check()?;
         let mut points = Vec::with_capacity(if s.samples.is_empty() { 0 } else { steps.len() });
-        let mut end = 0;
-        for &ts in steps {
-            let t = at.unwrap_or(ts) - offset;
-            end = seek(&s.samples, end, t);
-            if let Some(v) = latest(&s.samples[..end], t, lookback) {
-                points.push(Sample::new(ts, v));
-            }
-        }
+        leaf.values(&params, &s.samples, steps, &Vec::new(), &mut Vec::new(), |k, v| {
+            points.push(Sample::new(steps[k], v));
+        });
         if !points.is_empty() {
             total += points.len();
             let order = vec![i as u64; points.len()];

@@ -557,9 +557,8 @@ impl Block {
     /// The content of frame `index`: in the map for a frame stored as is (the
     /// caller checks the checksum of the series blob it reads there), else
     /// decompressed (checksum checked, size bounded by the table), from the
-    /// cache when recently used.
-    /// `used` is how many of its bytes the caller reads (for
-    /// [`note_mapped_read`](Self::note_mapped_read)).
+    /// cache when recently used. `used` is how many of its bytes the caller
+    /// reads (counted by [`note_mapped_read`](Self::note_mapped_read)).
     fn frame_content(&self, index: u32, f: Frame, used: u32) -> Result<FrameBytes<'_>> {
         let invalid = |detail: String| TsdbError::InvalidBlock { path: self.path.clone(), detail };
         let data = self.section(SectionId::Data);
@@ -763,7 +762,7 @@ mod frame_cache_tests {
         for i in 0..FRAME_CACHE as u32 {
             cache.insert(i, content(i));
         }
-        // Frame 0 is used again, so frame 1 is the oldest when frame 64 comes.
+        // Frame 0 is used again, so frame 1 is the oldest when one more comes.
         assert_eq!(cache.get(0).as_deref(), Some(&0u32.to_le_bytes()[..]));
         cache.insert(FRAME_CACHE as u32, content(FRAME_CACHE as u32));
         assert!(cache.get(1).is_none());

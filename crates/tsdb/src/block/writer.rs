@@ -133,21 +133,19 @@ impl<'a> BlockWriter<'a> {
         use std::io::Write;
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&self.frame).map_err(self.io("compress block frame"))?;
-        let mut compressed = enc.finish().map_err(self.io("compress block frame"))?;
-        if compressed.len() >= self.frame.len() - self.frame.len() / 8 {
-            compressed.clear();
-            compressed.extend_from_slice(&self.frame);
-        }
+        let compressed = enc.finish().map_err(self.io("compress block frame"))?;
+        let stored: &[u8] =
+            if compressed.len() >= self.frame.len() - self.frame.len() / 8 { &self.frame } else { &compressed };
         let too_big = || self.invalid("a compressed frame over 4 GiB".into());
         let frame = Frame {
             offset: self.data_len(),
-            len: u32::try_from(compressed.len()).map_err(|_| too_big())?,
+            len: u32::try_from(stored.len()).map_err(|_| too_big())?,
             ustart: self.frame_start,
             ulen: u32::try_from(self.frame.len()).map_err(|_| too_big())?,
-            crc: crc32c::crc32c(&compressed),
+            crc: crc32c::crc32c(stored),
         };
-        self.data_crc = crc32c::crc32c_append(self.data_crc, &compressed);
-        self.buf.extend_from_slice(&compressed);
+        self.data_crc = crc32c::crc32c_append(self.data_crc, stored);
+        self.buf.extend_from_slice(stored);
         self.frames.push(frame);
         self.frame_start += self.frame.len() as u64;
         self.frame.clear();

@@ -231,7 +231,7 @@ impl<'a> XorIter<'a> {
     /// maxt` to `out` and stopping at the first past `maxt` (a chunk's
     /// timestamps increase). On an error `out` may hold part of the chunk.
     pub fn append_range(mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<(), TsdbError> {
-        while self.remaining > 0 && !self.failed {
+        while self.remaining > 0 {
             let s = self.decode()?;
             self.remaining -= 1;
             self.read += 1;

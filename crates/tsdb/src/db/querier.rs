@@ -169,20 +169,13 @@ impl Querier for DbQuerier<'_> {
         min_per_set: usize,
     ) -> Result<Option<Vec<SplitSet<'_>>>, QueryError> {
         let parts = self.parts(matchers, mint, maxt);
-        // Parts of one series are adjacent: number them by series.
-        let mut series = Vec::with_capacity(parts.len());
-        let mut count = 0usize;
-        for (i, (labels, _)) in parts.iter().enumerate() {
-            if i > 0 && parts[i - 1].0 != *labels {
-                count += 1;
-            }
-            series.push(count);
-        }
-        let total = if parts.is_empty() { 0 } else { count + 1 };
-        let n = n.min(total / min_per_set.max(1)).max(1);
+        // Parts of one series are adjacent: a run per series.
+        let runs: Vec<usize> = parts.chunk_by(|a, b| a.0 == b.0).map(<[_]>::len).collect();
+        let n = n.min(runs.len() / min_per_set.max(1)).max(1);
         let mut shards: Vec<Vec<(Labels, Part)>> = (0..n).map(|_| Vec::new()).collect();
-        for (part, s) in parts.into_iter().zip(series) {
-            shards[s % n].push(part);
+        let mut parts = parts.into_iter();
+        for (series, &len) in runs.iter().enumerate() {
+            shards[series % n].extend(parts.by_ref().take(len));
         }
         let sets = shards
             .into_iter()

@@ -86,11 +86,10 @@ pub(crate) fn materialize(
 
 impl Querier for HeadQuerier<'_> {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet<'_>, QueryError> {
-        let head = self.head;
+        let q = *self;
         let iter = self.sorted_series(matchers, mint, maxt).into_iter().filter_map(move |(labels, r)| {
-            let snap = head.with_series(r, |s| s.snapshot(mint, maxt));
             let mut samples = Vec::new();
-            match materialize(snap, &labels, mint, maxt, &mut samples) {
+            match materialize(q.snapshot(r, mint, maxt), &labels, mint, maxt, &mut samples) {
                 Ok(()) if samples.is_empty() => None,
                 Ok(()) => Some(Ok(Series { labels, samples })),
                 Err(e) => Some(Err(e)),

@@ -241,8 +241,7 @@ impl Snapshot {
     /// Samples the snapshot holds, as its chunk headers count them (some may
     /// fall outside the range it was taken for).
     pub fn len(&self) -> usize {
-        let in_chunks: usize =
-            self.chunks.iter().map(|c| c.get(..2).map_or(0, |h| usize::from(u16::from_be_bytes([h[0], h[1]])))).sum();
+        let in_chunks: usize = self.chunks.iter().map(|c| XorIter::new(c).map_or(0, |it| it.len_hint())).sum();
         in_chunks + self.ooo.len()
     }
 }
